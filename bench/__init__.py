@@ -1,0 +1,1 @@
+"""Benchmarks for signal-relay (`make bench`)."""

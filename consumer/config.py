@@ -1,0 +1,328 @@
+"""Start-up configuration: read the environment once into one frozen, validated `Settings`.
+
+Every problem is reported as a `ConfigError` naming the variable; the CLI prints it as one line
+and exits with status 2. Secret values never appear in a message or a repr.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TypeVar
+from urllib.parse import urlsplit
+
+__all__ = [
+    "ConfigError",
+    "KafkaSecurity",
+    "RetrySettings",
+    "Secret",
+    "Settings",
+    "load_settings",
+]
+
+DEFAULT_MAX_IN_FLIGHT = 64
+_PRODUCER_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_MIN_SECRET_BYTES = 16
+_T = TypeVar("_T")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; `str()` is the one line shown to the operator."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        self.problem = problem
+        super().__init__(f"{variable}: {problem}")
+
+
+class Secret:
+    """Bytes that never show themselves: repr and str are redacted."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: bytes) -> None:
+        self._value = value
+
+    def reveal(self) -> bytes:
+        """The secret bytes, for the one place that signs with them."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySettings:
+    """How failed attempts are retried.
+
+    Attributes:
+        base_seconds: first backoff ceiling; doubles per attempt (full jitter below it).
+        max_seconds: ceiling of the exponential backoff.
+        retry_after_cap_seconds: longest `Retry-After` that is honoured as given.
+        max_attempts: attempts before a record goes to the DLQ as `max_attempts`; 0 = never.
+        systemic_probe_seconds: pause between probes while a systemic failure lasts.
+    """
+
+    base_seconds: float = 0.2
+    max_seconds: float = 30.0
+    retry_after_cap_seconds: float = 60.0
+    max_attempts: int = 0
+    systemic_probe_seconds: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSecurity:
+    """SASL/TLS settings passed to every aiokafka client."""
+
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: Secret | None = None
+    ssl_cafile: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the relay needs, validated once at start-up (CONTRACT section 6)."""
+
+    producer_id: str
+    secret: Secret = field(repr=False)
+    server_url: str
+    bootstrap_servers: str = "localhost:9092"
+    topic: str = "signals.candidates"
+    group_id: str = "signal-relay"
+    dlq_topic: str = "signals.candidates.dlq"
+    session_timeout_ms: int = 10000
+    heartbeat_interval_ms: int = 3000
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    enabled: bool = True
+    ingest_path: str = "/api/v1/signals/ingest"
+    timeout_seconds: float = 30.0
+    max_body_size: int = 65536
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    partition_buffer: int = 2000
+    commit_interval_seconds: float = 0.2
+    shutdown_grace_seconds: float = 25.0
+    revoke_grace_seconds: float = 10.0
+    metrics_port: int = 9400
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - probes come from outside the container
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    tls_verify: bool | str = True
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+
+    @property
+    def ingest_url(self) -> str:
+        """The full URL every signal is POSTed to."""
+        return self.server_url + self.ingest_path
+
+
+class _Env:
+    """Typed reads of the environment; each failure names its variable."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def raw(self, name: str) -> str | None:
+        value = self._environ.get(name)
+        if value is None or value.strip() == "":
+            return None
+        return value.strip()
+
+    def text(self, name: str, default: str) -> str:
+        return self.raw(name) or default
+
+    def required(self, name: str) -> str:
+        value = self.raw(name)
+        if value is None:
+            raise ConfigError(name, "is required")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(name, "must be true or false")
+
+    def number(
+        self,
+        name: str,
+        default: _T,
+        parse: Callable[[str], _T],
+        low: float | None = None,
+        high: float | None = None,
+    ) -> _T:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            parsed = parse(value)
+        except ValueError:
+            raise ConfigError(name, f"must be a number, got {value[:40]!r}") from None
+        if not isinstance(parsed, int | float) or not math.isfinite(parsed):
+            raise ConfigError(name, "must be a finite number")
+        if low is not None and parsed < low:
+            raise ConfigError(name, f"must be at least {low:g}")
+        if high is not None and parsed > high:
+            raise ConfigError(name, f"must be at most {high:g}")
+        return parsed
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.text(name, default)
+        if value not in allowed:
+            raise ConfigError(name, f"must be one of {', '.join(allowed)}")
+        return value
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Validate the environment into `Settings`, or raise `ConfigError` naming the variable."""
+    env = _Env(environ)
+    topic = env.text("KAFKA_TOPIC", "signals.candidates")
+    return Settings(
+        producer_id=_producer_id(env),
+        secret=_secret(env, "HMAC_PRODUCER_SECRET", min_bytes=_MIN_SECRET_BYTES),
+        server_url=_server_url(env),
+        bootstrap_servers=env.text("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
+        topic=topic,
+        group_id=env.text("KAFKA_GROUP_ID", "signal-relay"),
+        dlq_topic=env.text("KAFKA_DLQ_TOPIC", f"{topic}.dlq"),
+        session_timeout_ms=env.number("KAFKA_SESSION_TIMEOUT_MS", 10000, int, 1000, 300000),
+        heartbeat_interval_ms=env.number("KAFKA_HEARTBEAT_INTERVAL_MS", 3000, int, 100, 100000),
+        auto_offset_reset=_offset_reset(env),
+        enabled=env.boolean("HMAC_PRODUCER_ENABLED", True),
+        ingest_path=_ingest_path(env),
+        timeout_seconds=env.number("OUTBOUND_TIMEOUT_SECONDS", 30.0, float, 5, 300),
+        max_body_size=env.number("OUTBOUND_MAX_BODY_SIZE", 65536, int, 1024, 10 * 1024 * 1024),
+        max_in_flight=env.number("RELAY_MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT, int, 1),
+        partition_buffer=env.number("RELAY_PARTITION_BUFFER", 2000, int, 1),
+        commit_interval_seconds=env.number("RELAY_COMMIT_INTERVAL_SECONDS", 0.2, float, 0.01, 60),
+        shutdown_grace_seconds=env.number("RELAY_SHUTDOWN_GRACE_SECONDS", 25.0, float, 0, 3600),
+        revoke_grace_seconds=env.number("RELAY_REVOKE_GRACE_SECONDS", 10.0, float, 0, 240),
+        metrics_port=env.number("RELAY_METRICS_PORT", 9400, int, 0, 65535),
+        metrics_host=env.text("RELAY_METRICS_HOST", "0.0.0.0"),  # noqa: S104
+        log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        log_format=_log_format(env),
+        http_transport=_transport(env),
+        tls_verify=_tls_verify(env),
+        retry=_retry(env),
+        kafka_security=_kafka_security(env),
+    )
+
+
+def _producer_id(env: _Env) -> str:
+    value = env.required("PRODUCER_ID")
+    if not _PRODUCER_ID.match(value):
+        raise ConfigError("PRODUCER_ID", "must match ^[A-Za-z0-9._-]{1,64}$")
+    return value
+
+
+def _secret(env: _Env, name: str, *, min_bytes: int) -> Secret:
+    file_name = f"{name}_FILE"
+    direct, path = env.raw(name), env.raw(file_name)
+    if direct is not None and path is not None:
+        raise ConfigError(name, f"set either {name} or {file_name}, not both")
+    if path is not None:
+        try:
+            value = Path(path).read_bytes().strip()
+        except OSError as exc:
+            raise ConfigError(file_name, f"cannot read the file ({exc.strerror})") from None
+        source = file_name
+    elif direct is not None:
+        value, source = direct.encode(), name
+    else:
+        raise ConfigError(name, f"is required (or {file_name})")
+    if len(value) < min_bytes:
+        raise ConfigError(source, f"must be at least {min_bytes} bytes")
+    return Secret(value)
+
+
+def _server_url(env: _Env) -> str:
+    value = env.required("OUTBOUND_SERVER_URL").rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError("OUTBOUND_SERVER_URL", "must be an http(s) base URL")
+    if parts.query or parts.fragment:
+        raise ConfigError("OUTBOUND_SERVER_URL", "must not have a query or fragment")
+    return value
+
+
+def _ingest_path(env: _Env) -> str:
+    value = env.text("OUTBOUND_INGEST_PATH", "/api/v1/signals/ingest")
+    if not value.startswith("/") or any(c in value for c in "?# \t"):
+        raise ConfigError("OUTBOUND_INGEST_PATH", "must be an absolute path starting with /")
+    return value
+
+
+def _log_format(env: _Env) -> Literal["json", "console"]:
+    return (
+        "console" if env.choice("LOG_FORMAT", "json", ("json", "console")) == "console" else "json"
+    )
+
+
+def _offset_reset(env: _Env) -> Literal["earliest", "latest"]:
+    value = env.choice("KAFKA_AUTO_OFFSET_RESET", "earliest", ("earliest", "latest"))
+    return "latest" if value == "latest" else "earliest"
+
+
+def _transport(env: _Env) -> Literal["aiohttp", "httpx"]:
+    value = env.choice("OUTBOUND_HTTP_TRANSPORT", "aiohttp", ("aiohttp", "httpx"))
+    return "httpx" if value == "httpx" else "aiohttp"
+
+
+def _tls_verify(env: _Env) -> bool | str:
+    ca_file = env.raw("OUTBOUND_TLS_CA_FILE")
+    if ca_file is not None:
+        if not Path(ca_file).is_file():
+            raise ConfigError("OUTBOUND_TLS_CA_FILE", "is not a readable file")
+        return ca_file
+    return env.boolean("OUTBOUND_TLS_VERIFY", True)
+
+
+def _retry(env: _Env) -> RetrySettings:
+    return RetrySettings(
+        base_seconds=env.number("RELAY_RETRY_BASE_SECONDS", 0.2, float, 0, 60),
+        max_seconds=env.number("RELAY_RETRY_MAX_SECONDS", 30.0, float, 0, 3600),
+        retry_after_cap_seconds=env.number("RELAY_RETRY_AFTER_CAP_SECONDS", 60.0, float, 0, 3600),
+        max_attempts=env.number("RELAY_MAX_ATTEMPTS", 0, int, 0),
+        systemic_probe_seconds=env.number("RELAY_SYSTEMIC_PROBE_SECONDS", 5.0, float, 0.01, 3600),
+    )
+
+
+def _kafka_security(env: _Env) -> KafkaSecurity:
+    protocol = env.choice(
+        "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+    )
+    password: Secret | None = None
+    if env.raw("KAFKA_SASL_PASSWORD") or env.raw("KAFKA_SASL_PASSWORD_FILE"):
+        password = _secret(env, "KAFKA_SASL_PASSWORD", min_bytes=1)
+    mechanism = env.raw("KAFKA_SASL_MECHANISM")
+    if protocol.startswith("SASL") and mechanism is None:
+        raise ConfigError("KAFKA_SASL_MECHANISM", f"is required with {protocol}")
+    ca_file = env.raw("KAFKA_SSL_CAFILE")
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise ConfigError("KAFKA_SSL_CAFILE", "is not a readable file")
+    return KafkaSecurity(
+        protocol=protocol,  # type: ignore[arg-type]
+        sasl_mechanism=mechanism,
+        sasl_username=env.raw("KAFKA_SASL_USERNAME"),
+        sasl_password=password,
+        ssl_cafile=ca_file,
+    )

@@ -1,0 +1,80 @@
+"""Prometheus metrics of one relay process, on a registry of its own."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["RelayMetrics"]
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
+class RelayMetrics:
+    """Every series the relay exports; children for hot labels are bound once."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.consumed = Counter(
+            "signal_relay_records_consumed", "Records fetched from Kafka.", registry=r
+        )
+        self.outcomes = Counter(
+            "signal_relay_outcomes",
+            "Final outcomes of records.",
+            ["outcome"],
+            registry=r,
+        )
+        self.http_responses = Counter(
+            "signal_relay_http_responses",
+            "HTTP attempts by status code ('error' when no response arrived).",
+            ["status"],
+            registry=r,
+        )
+        self.delivery_latency = Histogram(
+            "signal_relay_consume_to_delivered_seconds",
+            "From fetching a record to its 201.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.request_duration = Histogram(
+            "signal_relay_request_duration_seconds",
+            "Duration of one HTTP attempt.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "signal_relay_requests_in_flight", "HTTP requests in flight.", registry=r
+        )
+        self.lag = Gauge(
+            "signal_relay_consumer_lag",
+            "High-watermark minus committed offset, per partition.",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.oldest_uncommitted_age = Gauge(
+            "signal_relay_oldest_uncommitted_age_seconds",
+            "Age of the oldest fetched record that is not yet committable.",
+            registry=r,
+        )
+        self.dead_lettered = Counter(
+            "signal_relay_dlq_records", "Records written to the DLQ.", ["reason"], registry=r
+        )
+        self.retries = Counter("signal_relay_retries", "Attempts that will be retried.", registry=r)
+        self.paused_partitions = Gauge(
+            "signal_relay_paused_partitions", "Partitions paused by backpressure.", registry=r
+        )
+        self.systemic_failure = Gauge(
+            "signal_relay_systemic_failure",
+            "1 while deliveries are paused by a systemic failure (401/403/404/405).",
+            registry=r,
+        )
+        self.commits = Counter("signal_relay_commits", "Offset commits.", registry=r)
+        self.commit_failures = Counter(
+            "signal_relay_commit_failures", "Offset commits that failed.", registry=r
+        )
+        self.delivered = self.outcomes.labels("delivered")
+        self.duplicate = self.outcomes.labels("duplicate")
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,254 @@
+"""What happens to one record, from its bytes to a final outcome.
+
+parse and validate -> canonical body and signal_id -> (dry run: sign, log, stop) ->
+attempt until 201/409 (delivered), a terminal answer (DLQ), or exhaustion (DLQ), waiting out
+systemic failures and backing off between transient ones. `run` returns only once the record
+is final; the caller then marks its offset. If the record's partition is released meanwhile,
+`Abandoned` is raised and the record stays uncommitted for its next owner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiokafka.structs import ConsumerRecord
+
+from consumer.dead_letter import DeadLetter, DeadLetterWriter, dlq_headers
+from consumer.delivery import AttemptResult, HttpSender
+from consumer.metrics import RelayMetrics
+from consumer.outcome import Outcome, classify
+from consumer.retry import RetryPolicy
+from consumer.systemic import SystemicGate
+from schemas.errors import RecordError
+from schemas.record import parse_candidate
+from signing.canonical import CanonicalSignal, canonical_body
+
+__all__ = ["Abandoned", "RecordFlow"]
+
+_log = logging.getLogger("signal_relay.record")
+
+
+class Abandoned(Exception):  # not an error: the partition was released mid-flight
+    """The record's partition is being released; the record stays uncommitted."""
+
+
+def _context(record: ConsumerRecord[bytes, bytes], **fields: object) -> dict[str, object]:
+    return {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        **fields,
+    }
+
+
+class RecordFlow:
+    """Takes one record to its final outcome; shared by all lanes of a process.
+
+    Without a `dead_letters` writer the flow is a dry run: it validates and signs, logs what it
+    would send or dead-letter, and sends nothing.
+    """
+
+    def __init__(
+        self,
+        *,
+        sender: HttpSender,
+        dead_letters: DeadLetterWriter | None,
+        gate: SystemicGate,
+        policy: RetryPolicy,
+        metrics: RelayMetrics,
+        max_body_size: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._sender = sender
+        self._dead_letters = dead_letters
+        self._gate = gate
+        self._policy = policy
+        self._metrics = metrics
+        self._max_body_size = max_body_size
+        self._clock = clock
+
+    async def run(
+        self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
+    ) -> str:
+        """Return the record's final outcome name; raise `Abandoned` if `closing` interrupts."""
+        try:
+            candidate = parse_candidate(record.value, max_size=self._max_body_size)
+        except RecordError as exc:
+            now = self._clock()
+            await self._dead_letter(record, DeadLetter(exc.dlq_reason, str(exc), 0, now, now))
+            return "dead_lettered"
+        signal = canonical_body(candidate)
+        if len(signal.body) > self._max_body_size:
+            now = self._clock()
+            error = f"canonical body is {len(signal.body)} bytes, over {self._max_body_size}"
+            letter = DeadLetter("too_large", error, 0, now, now, signal_id=signal.signal_id)
+            await self._dead_letter(record, letter)
+            return "dead_lettered"
+        if self._dead_letters is None:
+            headers = self._sender.sign(signal, self._clock())
+            fields = _context(
+                record,
+                signal_id=signal.signal_id,
+                timestamp=headers["X-Timestamp"],
+                signature=headers["X-Signature"],
+                body_bytes=len(signal.body),
+            )
+            _log.info("dry_run", extra={"fields": fields})
+            return "dry_run"
+        return await self._deliver(record, signal, closing, fetched_at)
+
+    async def _deliver(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        signal: CanonicalSignal,
+        closing: asyncio.Event,
+        fetched_at: float,
+    ) -> str:
+        attempt, first_at = 0, 0.0
+        while True:
+            if not self._gate.is_open:
+                await _unless_closing(self._gate.passage(), closing)
+            attempt += 1
+            result = await self._sender.send(signal)
+            first_at = first_at or result.at
+            decision = classify(result.status, result.headers)
+            outcome = decision.outcome
+            if outcome is Outcome.DELIVERED or outcome is Outcome.DUPLICATE:
+                self._gate.clear()
+                return self._delivered(record, signal, result, attempt, fetched_at, outcome)
+            if outcome is Outcome.TERMINAL:
+                self._gate.clear()
+                reason = decision.dlq_reason or "http_4xx"
+                error = f"HTTP {result.status} after {attempt} attempt(s)"
+                await self._dead_letter(
+                    record, self._letter(reason, error, attempt, first_at, result, signal)
+                )
+                return "dead_lettered"
+            if outcome is Outcome.SYSTEMIC:
+                self._gate.trip(f"HTTP {result.status} from the signal server")
+                continue
+            self._metrics.retries.inc()
+            if self._policy.exhausted(attempt):
+                error = (
+                    f"gave up after {attempt} attempts: {result.error or f'HTTP {result.status}'}"
+                )
+                await self._dead_letter(
+                    record, self._letter("max_attempts", error, attempt, first_at, result, signal)
+                )
+                return "dead_lettered"
+            delay = self._policy.delay(attempt, decision.retry_after)
+            _log.info(
+                "retry",
+                extra={
+                    "fields": _context(
+                        record,
+                        signal_id=signal.signal_id,
+                        status=result.status,
+                        error=result.error,
+                        attempt=attempt,
+                        retry_in_s=round(delay, 3),
+                    )
+                },
+            )
+            await _sleep_unless_closing(delay, closing)
+
+    def _delivered(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        signal: CanonicalSignal,
+        result: AttemptResult,
+        attempt: int,
+        fetched_at: float,
+        outcome: Outcome,
+    ) -> str:
+        if outcome is Outcome.DELIVERED:
+            self._metrics.delivered.inc()
+            self._metrics.delivery_latency.observe(time.monotonic() - fetched_at)
+        else:
+            self._metrics.duplicate.inc()
+        if _log.isEnabledFor(logging.DEBUG) or outcome is Outcome.DUPLICATE:
+            _log.log(
+                logging.DEBUG if outcome is Outcome.DELIVERED else logging.INFO,
+                outcome.value,
+                extra={
+                    "fields": _context(
+                        record,
+                        signal_id=signal.signal_id,
+                        status=result.status,
+                        attempt=attempt,
+                        duration_ms=round(result.duration * 1000, 2),
+                    )
+                },
+            )
+        return outcome.value
+
+    @staticmethod
+    def _letter(
+        reason: str,
+        error: str,
+        attempts: int,
+        first_at: float,
+        result: AttemptResult,
+        signal: CanonicalSignal,
+    ) -> DeadLetter:
+        return DeadLetter(
+            reason=reason,
+            error=error,
+            attempts=attempts,
+            first_attempt_at=first_at,
+            last_attempt_at=result.at,
+            http_status=result.status,
+            http_body=result.body if result.status is not None else result.error,
+            signal_id=signal.signal_id,
+        )
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], letter: DeadLetter) -> None:
+        fields = _context(
+            record,
+            signal_id=letter.signal_id,
+            reason=letter.reason,
+            error=letter.error[:300],
+            status=letter.http_status,
+            attempt=letter.attempts,
+        )
+        if self._dead_letters is None:
+            _log.warning("dry_run_dead_letter", extra={"fields": fields})
+            return
+        headers = dlq_headers(
+            record.headers,
+            letter,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+        await self._dead_letters.write(key=record.key, value=record.value, headers=headers)
+        self._metrics.dead_lettered.labels(letter.reason).inc()
+        _log.warning("dead_lettered", extra={"fields": fields})
+
+
+async def _sleep_unless_closing(delay: float, closing: asyncio.Event) -> None:
+    """Sleep `delay` seconds; raise `Abandoned` at once if `closing` is (or becomes) set."""
+    try:
+        await asyncio.wait_for(closing.wait(), delay)
+    except TimeoutError:
+        return
+    raise Abandoned
+
+
+async def _unless_closing(waiting: Coroutine[Any, Any, None], closing: asyncio.Event) -> None:
+    """Await `waiting` (a coroutine); raise `Abandoned` if `closing` is set first."""
+    if closing.is_set():
+        raise Abandoned
+    task = asyncio.ensure_future(waiting)
+    closer = asyncio.ensure_future(closing.wait())
+    try:
+        await asyncio.wait({task, closer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, closer):
+            pending.cancel()
+    if closing.is_set():
+        raise Abandoned

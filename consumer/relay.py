@@ -1,0 +1,326 @@
+"""The relay process: one consumer-group member wiring Kafka, the lanes, commits and shutdown.
+
+Lifecycle: start the clients, join the group, then fetch -> lanes -> final outcomes -> commits
+until asked to stop. On revocation the revoked lanes close (in-flight records finish within
+`RELAY_REVOKE_GRACE_SECONDS`), their final offsets are committed, then they are released. On
+stop: pause fetching, drain within `RELAY_SHUTDOWN_GRACE_SECONDS`, commit, leave the group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.helpers import create_ssl_context
+
+from consumer.commits import CommitLoop, ContiguousTracker
+from consumer.config import KafkaSecurity, Settings
+from consumer.dead_letter import DeadLetterWriter
+from consumer.delivery import HttpSender, build_http_client
+from consumer.health import OpsServer
+from consumer.metrics import RelayMetrics
+from consumer.ordering import PartitionLane
+from consumer.record_flow import RecordFlow
+from consumer.retry import RetryPolicy
+from consumer.systemic import SystemicGate
+
+__all__ = ["Relay", "RelayCrashedError", "kafka_client_options"]
+
+_log = logging.getLogger("signal_relay.relay")
+_FETCH_TIMEOUT_MS = 100
+_WATCH_INTERVAL = 1.0
+_BROKER_CHECK_EVERY = 5
+
+
+class RelayCrashedError(RuntimeError):
+    """A bug or an unrecoverable client error stopped the relay; uncommitted records replay."""
+
+
+def kafka_client_options(security: KafkaSecurity) -> dict[str, Any]:
+    """aiokafka keyword arguments for the configured SASL/TLS settings."""
+    options: dict[str, Any] = {"security_protocol": security.protocol}
+    if security.protocol in {"SSL", "SASL_SSL"}:
+        options["ssl_context"] = create_ssl_context(cafile=security.ssl_cafile)
+    if security.sasl_mechanism:
+        options["sasl_mechanism"] = security.sasl_mechanism
+        options["sasl_plain_username"] = security.sasl_username
+        if security.sasl_password is not None:
+            options["sasl_plain_password"] = security.sasl_password.reveal().decode()
+    return options
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(
+        self,
+        revoked: Callable[[list[TopicPartition]], Awaitable[None]],
+        assigned: Callable[[list[TopicPartition]], None],
+    ) -> None:
+        self._revoked = revoked
+        self._assigned = assigned
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._revoked(list(revoked))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._assigned(list(assigned))
+
+
+class Relay:
+    """One member of the relay's consumer group."""
+
+    def __init__(self, settings: Settings, *, metrics: RelayMetrics | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics or RelayMetrics()
+        self.gate = SystemicGate(
+            settings.retry.systemic_probe_seconds,
+            on_change=lambda is_open, _: self.metrics.systemic_failure.set(0 if is_open else 1),
+        )
+        self.joined = asyncio.Event()
+        self.ops_port: int | None = None
+        self._stop = asyncio.Event()
+        self._lanes: dict[TopicPartition, PartitionLane] = {}
+        self._paused: set[TopicPartition] = set()
+        self._fatal: BaseException | None = None
+        self._broker_ok = True
+        self._consumer: AIOKafkaConsumer | None = None
+        self._commits: CommitLoop | None = None
+        self._flow: RecordFlow | None = None
+
+    # -- public surface -------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Begin a graceful shutdown (SIGTERM/SIGINT)."""
+        self._stop.set()
+
+    def readiness(self) -> tuple[bool, str]:
+        """Ready = in the group, broker reachable, deliveries not paused by a systemic failure."""
+        if not self.joined.is_set():
+            return False, "not in the consumer group"
+        if not self._broker_ok:
+            return False, "broker unreachable"
+        if not self.gate.is_open:
+            return False, f"deliveries paused: {self.gate.reason}"
+        return True, ""
+
+    def trackers(self) -> dict[TopicPartition, ContiguousTracker]:
+        """The commit trackers of the partitions this member owns."""
+        return {tp: lane.tracker for tp, lane in self._lanes.items()}
+
+    async def run(self) -> None:
+        """Run until `request_stop()`; raise `RelayCrashedError` if a worker crashed."""
+        s = self.settings
+        kafka = kafka_client_options(s.kafka_security)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.bootstrap_servers,
+            group_id=s.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset=s.auto_offset_reset,
+            session_timeout_ms=s.session_timeout_ms,
+            heartbeat_interval_ms=s.heartbeat_interval_ms,
+            client_id=f"signal-relay-{s.producer_id}",
+            **kafka,
+        )
+        producer = (
+            AIOKafkaProducer(bootstrap_servers=s.bootstrap_servers, acks="all", **kafka)
+            if s.enabled
+            else None
+        )
+        client = build_http_client(s)
+        ops = OpsServer(render_metrics=self.metrics.render, readiness=self.readiness)
+        policy = RetryPolicy(s.retry)
+        self._consumer = consumer
+        self._flow = RecordFlow(
+            sender=HttpSender(s, client, self.metrics),
+            dead_letters=DeadLetterWriter(producer, s.dlq_topic, policy) if producer else None,
+            gate=self.gate,
+            policy=policy,
+            metrics=self.metrics,
+            max_body_size=s.max_body_size,
+        )
+        self._commits = CommitLoop(
+            self.trackers,
+            consumer.commit,
+            s.commit_interval_seconds,
+            on_committed=self._committed,
+            on_failed=self.metrics.commit_failures.inc,
+        )
+        background: list[asyncio.Task[None]] = []
+        try:
+            if s.metrics_port:
+                self.ops_port = await ops.start(s.metrics_host, s.metrics_port)
+            if producer is not None:
+                await producer.start()
+            consumer.subscribe([s.topic], listener=_Rebalance(self._release, self._adopt))
+            await consumer.start()
+            _log.info(
+                "relay_started",
+                extra={"fields": {"topic": s.topic, "group": s.group_id, "dry_run": not s.enabled}},
+            )
+            if s.enabled:
+                background.append(asyncio.create_task(self._commits.run(self._stop)))
+            background.append(asyncio.create_task(self._watch(consumer)))
+            await self._consume(consumer)
+            await self._drain(consumer)
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await consumer.stop()
+            if producer is not None:
+                await producer.stop()
+            await client.aclose()
+            await ops.stop()
+            _log.info("relay_stopped", extra={"fields": {"crashed": self._fatal is not None}})
+        if self._fatal is not None:
+            raise RelayCrashedError(str(self._fatal)) from self._fatal
+
+    # -- the fetch loop -------------------------------------------------------------------
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        bound = self.settings.partition_buffer
+        while not self._stop.is_set():
+            batch = await consumer.getmany(timeout_ms=_FETCH_TIMEOUT_MS)
+            for tp, records in batch.items():
+                lane = self._lanes.get(tp)
+                if lane is None or lane.closing.is_set():
+                    # Fetched across a rebalance: the next owner starts from the commit.
+                    continue
+                for record in records:
+                    lane.submit(record)
+                self.metrics.consumed.inc(len(records))
+                if lane.buffered >= bound and tp not in self._paused:
+                    consumer.pause(tp)
+                    self._paused.add(tp)
+                    self.metrics.paused_partitions.set(len(self._paused))
+                    _log.info(
+                        "partition_paused",
+                        extra={"fields": {"partition": tp.partition, "buffered": lane.buffered}},
+                    )
+
+    def _progress(self, lane: PartitionLane) -> None:
+        tp = lane.tp
+        if tp in self._paused and lane.buffered <= self.settings.partition_buffer // 2:
+            self._paused.discard(tp)
+            self.metrics.paused_partitions.set(len(self._paused))
+            if self._consumer is not None and tp in self._consumer.assignment():
+                self._consumer.resume(tp)
+                _log.info("partition_resumed", extra={"fields": {"partition": tp.partition}})
+
+    def _crashed(self, exc: BaseException) -> None:
+        if self._fatal is None:
+            self._fatal = exc
+        self._stop.set()
+
+    # -- rebalance and shutdown -----------------------------------------------------------
+
+    def _adopt(self, assigned: list[TopicPartition]) -> None:
+        assert self._flow is not None
+        for tp in assigned:
+            if tp not in self._lanes:
+                self._lanes[tp] = PartitionLane(
+                    tp, self._flow.run, on_progress=self._progress, on_crash=self._crashed
+                )
+        self.joined.set()
+        _log.info(
+            "partitions_assigned",
+            extra={"fields": {"partitions": sorted(tp.partition for tp in assigned)}},
+        )
+
+    async def _release(self, revoked: list[TopicPartition]) -> None:
+        """Close the revoked lanes within the grace period, commit what is final, drop them."""
+        self.joined.clear()
+        lanes = [self._lanes[tp] for tp in revoked if tp in self._lanes]
+        await asyncio.gather(*(lane.close(self.settings.revoke_grace_seconds) for lane in lanes))
+        if self.settings.enabled and self._commits is not None:
+            await self._commits.commit_now(only=frozenset(revoked))
+            self._commits.forget(revoked)
+        for tp in revoked:
+            self._lanes.pop(tp, None)
+            self._paused.discard(tp)
+        self.metrics.paused_partitions.set(len(self._paused))
+        _log.info(
+            "partitions_revoked",
+            extra={"fields": {"partitions": sorted(tp.partition for tp in revoked)}},
+        )
+
+    async def _drain(self, consumer: AIOKafkaConsumer) -> None:
+        """Stop fetching, let in-flight records finish within the grace period, commit."""
+        assignment = consumer.assignment()
+        if assignment:
+            consumer.pause(*assignment)
+        grace = self.settings.shutdown_grace_seconds
+        lanes = list(self._lanes.values())
+        started = time.monotonic()
+        await asyncio.gather(*(lane.close(grace, finish_buffered=True) for lane in lanes))
+        committed = True
+        if self.settings.enabled and self._commits is not None:
+            committed = await self._commits.commit_now()
+        _log.info(
+            "drained",
+            extra={
+                "fields": {
+                    "seconds": round(time.monotonic() - started, 3),
+                    "committed": committed,
+                    "unfinished": sum(lane.buffered for lane in lanes),
+                }
+            },
+        )
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def _committed(self, offsets: Mapping[TopicPartition, int]) -> None:
+        self.metrics.commits.inc()
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug(
+                "committed",
+                extra={"fields": {"offsets": {tp.partition: o for tp, o in offsets.items()}}},
+            )
+
+    async def _watch(self, consumer: AIOKafkaConsumer) -> None:
+        """Refresh lag, age and broker-reachability every second."""
+        tick = 0
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), _WATCH_INTERVAL)
+            tick += 1
+            self._refresh_gauges(consumer)
+            if tick % _BROKER_CHECK_EVERY == 0:
+                await self._check_broker(consumer)
+
+    def _refresh_gauges(self, consumer: AIOKafkaConsumer) -> None:
+        assert self._commits is not None
+        topic = self.settings.topic
+        oldest = 0.0
+        for tp, lane in list(self._lanes.items()):
+            oldest = max(oldest, lane.tracker.oldest_unfinished_age())
+            highwater = consumer.highwater(tp)
+            committed = self._commits.committed(tp)
+            if highwater is not None and committed is not None:
+                self.metrics.lag.labels(topic, str(tp.partition)).set(max(0, highwater - committed))
+        self.metrics.oldest_uncommitted_age.set(oldest)
+
+    async def _check_broker(self, consumer: AIOKafkaConsumer) -> None:
+        try:
+            await asyncio.wait_for(consumer.topics(), _BROKER_CHECK_EVERY)
+        except Exception as exc:  # any failure means "unreachable" for readiness
+            if self._broker_ok:
+                _log.error("broker_unreachable", extra={"fields": {"error": repr(exc)[:300]}})
+            self._broker_ok = False
+        else:
+            self._broker_ok = True
+
+
+async def run_until_signalled(relay: Relay) -> None:
+    """Run `relay`, turning SIGTERM/SIGINT into a graceful stop."""
+    import signal  # noqa: PLC0415
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, relay.request_stop)
+    await relay.run()

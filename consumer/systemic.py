@@ -1,0 +1,82 @@
+"""The systemic-failure gate: 401/403/404/405 pause every delivery until a probe gets through.
+
+Such a status says the relay is misconfigured (secret, URL, permission), not that a record is
+bad, so nothing is dead-lettered and nothing is committed. While the gate is closed, waiting
+deliveries are let through one at a time, every `probe_interval` seconds: that attempt is the
+probe. Any answer proving the server accepts our requests again (2xx, 409, a terminal 4xx)
+reopens the gate for everyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+__all__ = ["SystemicGate"]
+
+_log = logging.getLogger("signal_relay.systemic")
+
+
+class SystemicGate:
+    """Open while deliveries may flow; closed by a systemic failure until a probe succeeds."""
+
+    def __init__(
+        self,
+        probe_interval: float,
+        on_change: Callable[[bool, str], None] | None = None,
+    ) -> None:
+        self._probe_interval = probe_interval
+        self._on_change = on_change
+        self._open = asyncio.Event()
+        self._open.set()
+        self._probe_turn = asyncio.Lock()
+        self.reason = ""
+        self.since: float | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """True unless a systemic failure is in force."""
+        return self._open.is_set()
+
+    async def passage(self) -> None:
+        """Return when this caller may attempt: at once when open, else on its probe turn."""
+        if self._open.is_set():
+            return
+        async with self._probe_turn:
+            if self._open.is_set():
+                return
+            try:
+                await asyncio.wait_for(self._open.wait(), self._probe_interval)
+            except TimeoutError:
+                _log.info("systemic_probe", extra={"fields": {"reason": self.reason}})
+
+    def trip(self, reason: str) -> None:
+        """Close the gate (idempotent); the first trip raises the alert."""
+        if not self._open.is_set():
+            return
+        self._open.clear()
+        self.reason = reason
+        self.since = time.monotonic()
+        _log.error(
+            "systemic_failure",
+            extra={"fields": {"reason": reason, "alert": True, "action": "deliveries paused"}},
+        )
+        if self._on_change is not None:
+            self._on_change(False, reason)
+
+    def clear(self) -> None:
+        """Reopen the gate after the server accepted a request again."""
+        if self._open.is_set():
+            return
+        duration = time.monotonic() - (self.since or time.monotonic())
+        self._open.set()
+        _log.warning(
+            "systemic_failure_cleared",
+            extra={"fields": {"reason": self.reason, "duration_s": round(duration, 3)}},
+        )
+        if self._on_change is not None:
+            self._on_change(True, self.reason)
+        self.reason = ""
+        self.since = None

@@ -1,0 +1,92 @@
+"""From a Kafka record's value bytes to a validated SignalCandidate, or the error saying why not."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any, NoReturn
+
+from pydantic import ValidationError
+
+from schemas.candidate import SignalCandidate
+from schemas.errors import (
+    DuplicateKeyError,
+    EmptyRecordError,
+    NonFiniteNumberError,
+    NotAnObjectError,
+    NotJsonError,
+    NotUtf8Error,
+    RecordTooLargeError,
+    SchemaViolationError,
+)
+
+_JSON_TYPE_NAMES: dict[type, str] = {
+    list: "an array",
+    str: "a string",
+    Decimal: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}
+
+
+def parse_candidate(raw: bytes | None, *, max_size: int | None = None) -> SignalCandidate:
+    """Decode and validate one record value; raise the RecordError subclass that says why not.
+
+    Numbers are parsed as Decimal, never through float, so their exact digits survive.
+    """
+    if not raw:
+        raise EmptyRecordError("record has no value" if raw is None else "record value is empty")
+    if max_size is not None and len(raw) > max_size:
+        raise RecordTooLargeError(
+            f"record value is {len(raw)} bytes, over the {max_size}-byte limit"
+        )
+    document = _strict_json(_utf8(raw))
+    if not isinstance(document, dict):
+        kind = _JSON_TYPE_NAMES.get(type(document), type(document).__name__)
+        raise NotAnObjectError(f"record must be a JSON object, not {kind}")
+    try:
+        return SignalCandidate.model_validate(document)
+    except ValidationError as exc:
+        raise SchemaViolationError.from_validation_error(exc) from exc
+
+
+def _utf8(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotUtf8Error(f"record value is not UTF-8: {exc.reason} at byte {exc.start}") from exc
+
+
+def _strict_json(text: str) -> Any:
+    try:
+        return _DECODER.decode(text)
+    except json.JSONDecodeError as exc:
+        raise NotJsonError(f"record value is not JSON: {exc}") from exc
+    except InvalidOperation as exc:
+        raise NotJsonError("record value has a number out of range") from exc
+    except RecursionError as exc:
+        raise NotJsonError("record value is nested too deeply") from exc
+
+
+def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise DuplicateKeyError(f"record value has a duplicate key: {key!r}")
+        seen.add(key)
+    raise AssertionError("unreachable: dict() dropped a pair without a repeated key")
+
+
+def _refuse_non_finite(literal: str) -> NoReturn:
+    raise NonFiniteNumberError(f"record value uses {literal}, which is not a JSON number")
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_object_without_duplicate_keys,
+    parse_float=Decimal,
+    parse_int=Decimal,
+    parse_constant=_refuse_non_finite,
+)

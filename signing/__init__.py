@@ -1,0 +1,1 @@
+"""The signing protocol: canonical bytes, HMAC-SHA256 sign and verify, the reference receiver."""

@@ -1,0 +1,98 @@
+"""The canonical body: the exact bytes signed and sent for one candidate (CONTRACT section 3).
+
+Sorted keys, no whitespace, UTF-8 without `\\u` escapes for non-ASCII, absent optional fields
+omitted, decimals as strings in plain notation, `generated_at` in UTC with `Z`, and always a
+`signal_id`: the record's own, or one derived from the rest of the body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import orjson
+
+from schemas.candidate import SignalCandidate
+
+SIGNAL_ID_NAMESPACE = uuid.UUID("4cd3bdf7-0498-5214-9ae5-de2f9e82eb49")
+"""The uuid5 namespace of derived signal ids: uuid5(NAMESPACE_URL, "urn:signal-relay:signal-id").
+
+Fixed forever: changing it changes every derived id, so redelivered records would stop
+deduplicating against what the server already has.
+"""
+
+_NAMESPACE_BYTES = SIGNAL_ID_NAMESPACE.bytes
+# orjson writes a UTC datetime as RFC 3339 with Z, and its microseconds only when non-zero.
+_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
+
+
+@dataclass(frozen=True, slots=True)
+class CanonicalSignal:
+    """One candidate's canonical body and the signal id it carries.
+
+    Attributes:
+        body: the canonical JSON bytes, exactly as signed and sent.
+        signal_id: the body's `signal_id` (lower-case hyphenated), also the idempotency key.
+    """
+
+    body: bytes
+    signal_id: str
+
+
+def canonical_body(candidate: SignalCandidate) -> CanonicalSignal:
+    """The canonical body of `candidate`, deriving its signal_id when the record has none."""
+    fields = _fields_without_id(candidate)
+    if candidate.signal_id is None:
+        signal_id = derive_signal_id(orjson.dumps(fields, option=_OPTIONS))
+    else:
+        signal_id = str(candidate.signal_id)
+    fields["signal_id"] = signal_id
+    return CanonicalSignal(orjson.dumps(fields, option=_OPTIONS), signal_id)
+
+
+def derive_signal_id(body_without_id: bytes) -> str:
+    """str(uuid5(SIGNAL_ID_NAMESPACE, body_without_id)): the same signal always gets the same id."""
+    # uuid5's definition spelled out: uuid.uuid5 takes bytes only from Python 3.12, and
+    # building a uuid.UUID costs more than the hash on this hot path.
+    digest = bytearray(
+        hashlib.sha1(_NAMESPACE_BYTES + body_without_id, usedforsecurity=False).digest()[:16]
+    )
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def _fields_without_id(candidate: SignalCandidate) -> dict[str, str | datetime]:
+    fields: dict[str, str | datetime] = {
+        "instrument": candidate.instrument,
+        "side": candidate.side,
+        "entry_price": _plain(candidate.entry_price),
+        "confidence": _plain(candidate.confidence),
+    }
+    if candidate.stop_loss is not None:
+        fields["stop_loss"] = _plain(candidate.stop_loss)
+    if candidate.take_profit is not None:
+        fields["take_profit"] = _plain(candidate.take_profit)
+    if candidate.strategy is not None:
+        fields["strategy"] = candidate.strategy
+    if candidate.timeframe is not None:
+        fields["timeframe"] = candidate.timeframe
+    if candidate.generated_at is not None:
+        fields["generated_at"] = _utc(candidate.generated_at)
+    if candidate.note is not None:
+        fields["note"] = candidate.note
+    return fields
+
+
+def _plain(number: Decimal) -> str:
+    """`number` in plain notation with its exact digits: 1E+2 -> "100", 1.50 -> "1.50"."""
+    return format(number, "f")
+
+
+def _utc(moment: datetime) -> datetime:
+    # A validated candidate's generated_at is already in UTC; this only guards the contract.
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)

@@ -1,0 +1,45 @@
+"""The protocol's header names and the signed header set of one delivery attempt."""
+
+import re
+from typing import Final
+
+from signing.errors import SigningInputError
+from signing.signature import DEFAULT_METHOD, build_signature
+
+CONTENT_TYPE_HEADER: Final = "Content-Type"
+PRODUCER_ID_HEADER: Final = "X-Producer-Id"
+TIMESTAMP_HEADER: Final = "X-Timestamp"
+SIGNATURE_HEADER: Final = "X-Signature"
+IDEMPOTENCY_KEY_HEADER: Final = "X-Idempotency-Key"
+JSON_CONTENT_TYPE: Final = "application/json"
+
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+
+
+def signed_headers(
+    secret: str | bytes,
+    body: bytes,
+    *,
+    signal_id: str,
+    producer_id: str,
+    endpoint: str,
+    timestamp: str,
+    method: str = DEFAULT_METHOD,
+) -> dict[str, str]:
+    """The headers that authenticate `body`: content type, producer, timestamp, signature, key.
+
+    The idempotency key is the signal id. User-Agent is the HTTP client's business, not added
+    here. Raises SigningInputError for a signal id that cannot be a header value, and whatever
+    build_signature raises for the other arguments.
+    """
+    if _VISIBLE_ASCII.fullmatch(signal_id) is None:
+        raise SigningInputError("signal_id must be non-empty visible ASCII (no spaces)")
+    return {
+        CONTENT_TYPE_HEADER: JSON_CONTENT_TYPE,
+        PRODUCER_ID_HEADER: producer_id,
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: build_signature(
+            secret, body, timestamp, producer_id, method=method, endpoint=endpoint
+        ),
+        IDEMPOTENCY_KEY_HEADER: signal_id,
+    }

@@ -1,0 +1,40 @@
+"""Errors of the reference receiver.
+
+ReceiverError
+├── InvalidReceiverConfigError   a ReceiverConfig value is out of range
+├── InvalidFaultsError           a Faults value (or its JSON form) is out of range
+└── ReceiverStartError           the server thread did not start accepting connections
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DeliberateDropError",
+    "InvalidFaultsError",
+    "InvalidReceiverConfigError",
+    "ReceiverError",
+    "ReceiverStartError",
+]
+
+
+class ReceiverError(Exception):
+    """Base of every error raised by the reference receiver."""
+
+
+class InvalidReceiverConfigError(ReceiverError, ValueError):
+    """A receiver setting is missing or out of range."""
+
+
+class InvalidFaultsError(ReceiverError, ValueError):
+    """A fault-injection setting is malformed or out of range."""
+
+
+class ReceiverStartError(ReceiverError, RuntimeError):
+    """The receiver's server did not come up."""
+
+
+class DeliberateDropError(ReceiverError):
+    """Escapes the ASGI app on purpose after a response has started: the server drops the socket.
+
+    This is the `drop_rate` fault; `serve_in_thread` and `run_receiver` keep it out of the logs.
+    """

@@ -1,0 +1,136 @@
+"""The answer to one ingest request: authenticate, validate, then accept, replay or refuse.
+
+Authentication comes first, so an unauthenticated caller learns nothing about bodies. The
+verifier checks the HMAC before it binds the idempotency key to the body's `signal_id`, so a
+`IdempotencyKeyMismatchError` comes from a genuinely signed request: when its body is broken,
+the body's problem (400/422) is the more useful answer than a 401.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from schemas.candidate import SignalCandidate
+from schemas.errors import RecordError, SchemaViolationError
+from schemas.record import parse_candidate
+from schemas.response import SignalIngestResponse
+from signing.errors import IdempotencyKeyMismatchError, VerificationError
+from signing.receiver.faults import Faults
+from signing.receiver.ledger import Ledger
+from signing.receiver.replies import RawHeaders, Reply, error_reply
+from signing.verifier import SignatureVerifier, VerifiedRequest
+
+__all__ = ["IngestOutcome", "IngestPolicy"]
+
+_STATUS_BY_DLQ_REASON: Final = {"invalid_json": 400, "invalid_schema": 422, "too_large": 413}
+_REPLAYED: Final[RawHeaders] = ((b"idempotent-replayed", b"true"),)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    """What to answer one ingest request.
+
+    Attributes:
+        reply: The answer.
+        accepted: True for a 201 (first acceptance or idempotent replay): the signal is in the
+            ledger, so a connection drop injected now loses only the answer.
+    """
+
+    reply: Reply
+    accepted: bool = False
+
+
+class IngestPolicy:
+    """Decides the answer to each ingest request and records it in the ledger."""
+
+    __slots__ = ("_ledger", "_now", "_verifier")
+
+    def __init__(
+        self,
+        verifier: SignatureVerifier,
+        ledger: Ledger,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._verifier = verifier
+        self._ledger = ledger
+        self._now = now
+
+    def decide(
+        self, *, path: str, headers: Mapping[str, str], body: bytes, faults: Faults
+    ) -> IngestOutcome:
+        """The answer to a POST of `body` to `path`; `headers` are keyed by lower-case name."""
+        try:
+            verified = self._verifier.verify(method="POST", path=path, headers=headers, body=body)
+        except IdempotencyKeyMismatchError as exc:
+            return IngestOutcome(_unbound_body(exc, body))
+        except VerificationError as exc:
+            return IngestOutcome(error_reply(401, exc.code, str(exc)))
+        self._ledger.record_delivery(verified.signal_id)
+        try:
+            candidate = parse_candidate(body)
+        except RecordError as exc:
+            return IngestOutcome(_invalid_body(exc))
+        injected = faults.status_by_instrument.get(candidate.instrument)
+        if injected is not None:
+            return IngestOutcome(_injected(injected, candidate.instrument, faults))
+        return self._accept(verified, candidate, headers, body)
+
+    def _accept(
+        self,
+        verified: VerifiedRequest,
+        candidate: SignalCandidate,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> IngestOutcome:
+        response = SignalIngestResponse(
+            signal_id=verified.signal_id, status="received", server_timestamp=self._now()
+        )
+        entry, replayed = self._ledger.accept(
+            signal_id=verified.signal_id,
+            instrument=candidate.instrument,
+            idempotency_key=verified.idempotency_key,
+            producer_id=verified.producer_id,
+            body=body,
+            headers=headers,
+            response=response.model_dump_json(exclude_none=True).encode(),
+        )
+        return IngestOutcome(
+            Reply(201, entry.response, _REPLAYED if replayed else ()), accepted=True
+        )
+
+
+def _unbound_body(exc: IdempotencyKeyMismatchError, body: bytes) -> Reply:
+    try:
+        candidate = parse_candidate(body)
+    except RecordError as invalid:
+        return _invalid_body(invalid)
+    if candidate.signal_id is None:
+        return error_reply(
+            422, "missing_signal_id", "body has no signal_id", errors=["signal_id: required"]
+        )
+    return error_reply(401, exc.code, str(exc))
+
+
+def _invalid_body(exc: RecordError) -> Reply:
+    problems = exc.problems if isinstance(exc, SchemaViolationError) else (str(exc),)
+    return error_reply(
+        _STATUS_BY_DLQ_REASON.get(exc.dlq_reason, 422), exc.dlq_reason, str(exc), errors=problems
+    )
+
+
+def _injected(status: int, instrument: str, faults: Faults) -> Reply:
+    retry_after: RawHeaders = (
+        ((b"retry-after", str(faults.retry_after_seconds).encode("ascii")),)
+        if status == 429
+        else ()
+    )
+    return error_reply(
+        status,
+        "injected_status",
+        f"the receiver answers {status} for instrument {instrument!r}",
+        headers=retry_after,
+    )

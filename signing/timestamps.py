@@ -1,0 +1,67 @@
+"""RFC 3339 timestamps as the protocol writes them (UTC, milliseconds, "Z") and reads them (strict).
+
+Reading accepts exactly `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)` in ASCII digits.
+Rejected on purpose: lowercase "t"/"z" (RFC 3339 section 5.6 allows them, but every producer
+writes uppercase and one spelling per instant keeps logs and signed texts comparable), a space
+instead of "T", a missing offset, surrounding whitespace, and leap second 60 (no `datetime`
+can hold it). Fractions of any length are read; digits past microseconds are dropped.
+"""
+
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from signing.errors import MalformedTimestampError, SigningInputError
+
+# The syntax is checked here; datetime.fromisoformat then checks the calendar and clock ranges.
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)
+_MAX_ECHOED_CHARS = 64
+
+
+def format_timestamp(moment: datetime) -> str:
+    """Write an aware datetime as UTC with exactly three fractional digits and "Z".
+
+    Sub-millisecond digits are truncated, never rounded, so the text never names a later instant.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise SigningInputError("timestamp must be timezone-aware; got a naive datetime")
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise SigningInputError("timestamp lies outside the years 1-9999 in UTC") from exc
+    return utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+def now_timestamp(clock: Callable[[], float] = time.time) -> str:
+    """The current instant (seconds since the epoch from `clock`) as a protocol timestamp."""
+    return format_timestamp(datetime.fromtimestamp(clock(), tz=UTC))
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Read a strict RFC 3339 timestamp into an aware UTC datetime.
+
+    Raises MalformedTimestampError (a ValueError) for anything else, see the module docstring.
+    """
+    if not isinstance(text, str) or _RFC3339.fullmatch(text) is None:
+        raise MalformedTimestampError(
+            f"timestamp {_echo(text)} is not RFC 3339 (YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM))"
+        )
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise MalformedTimestampError(
+            f"timestamp {_echo(text)} names no valid instant: {exc}"
+        ) from exc
+
+
+def _echo(text: object) -> str:
+    """A bounded repr of untrusted input for error messages."""
+    if not isinstance(text, str):
+        return f"of type {type(text).__name__}"
+    if len(text) > _MAX_ECHOED_CHARS:
+        return repr(text[:_MAX_ECHOED_CHARS]) + "..."
+    return repr(text)

@@ -1,0 +1,80 @@
+"""Shared fixtures: one Kafka broker per session, a fresh topic per test.
+
+The broker comes from `consumer.local_broker.local_broker()`: `KAFKA_BOOTSTRAP_SERVERS` when
+set, else a Kafka container when Docker answers, else a local Tansu process. Tansu's first
+consumer-group join takes a few seconds; prefer one group per test.
+"""
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import pytest
+from relay_harness import SECRET
+
+from consumer.local_broker import local_broker
+from consumer.topics import ensure_topic
+from signing.receiver import ReceiverApp, ReceiverConfig, create_app, serve_in_thread
+
+
+class TopicFactory(Protocol):
+    """Creates a topic with a random name and returns the name."""
+
+    async def __call__(self, partitions: int = 1) -> str: ...
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """Bootstrap servers of the session's broker."""
+    with local_broker() as broker:
+        yield broker.bootstrap_servers
+
+
+@pytest.fixture
+def new_topic(kafka_bootstrap: str) -> TopicFactory:
+    """An async factory: `await new_topic(partitions)` creates a topic no other test uses."""
+
+    async def create(partitions: int = 1) -> str:
+        name = f"test-{uuid.uuid4().hex[:16]}"
+        await ensure_topic(kafka_bootstrap, name, partitions)
+        return name
+
+    return create
+
+
+@dataclass(frozen=True)
+class RunningReceiver:
+    """The reference receiver on loopback: the app (ledger, faults, verifier) and its URL."""
+
+    app: ReceiverApp
+    url: str
+
+
+@pytest.fixture
+def receiver() -> Iterator[RunningReceiver]:
+    """A fresh reference receiver on a free loopback port, accepting the tests' secret."""
+    app = create_app(ReceiverConfig(secrets=(SECRET,)))
+    with serve_in_thread(app) as url:
+        yield RunningReceiver(app, url)
+
+
+async def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Wait until `check()` holds (polled on the event loop), or fail naming `what`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def eventually_async(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    """Like `eventually`, for a condition that needs I/O to check (e.g. committed offsets)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.05)
