@@ -33,6 +33,7 @@ __all__ = ["Relay", "RelayCrashedError", "kafka_client_options"]
 
 _log = logging.getLogger("signal_relay.relay")
 _FETCH_TIMEOUT_MS = 100
+_MAX_BATCH = 2000
 _WATCH_INTERVAL = 1.0
 _BROKER_CHECK_EVERY = 5
 
@@ -184,23 +185,32 @@ class Relay:
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         bound = self.settings.partition_buffer
         while not self._stop.is_set():
-            batch = await consumer.getmany(timeout_ms=_FETCH_TIMEOUT_MS)
+            batch = await consumer.getmany(timeout_ms=_FETCH_TIMEOUT_MS, max_records=_MAX_BATCH)
             for tp, records in batch.items():
                 lane = self._lanes.get(tp)
                 if lane is None or lane.closing.is_set():
                     # Fetched across a rebalance: the next owner starts from the commit.
                     continue
-                for record in records:
+                room = bound - lane.buffered
+                for record in records[:room]:
                     lane.submit(record)
-                self.metrics.consumed.inc(len(records))
-                if lane.buffered >= bound and tp not in self._paused:
-                    consumer.pause(tp)
-                    self._paused.add(tp)
-                    self.metrics.paused_partitions.set(len(self._paused))
-                    _log.info(
-                        "partition_paused",
-                        extra={"fields": {"partition": tp.partition, "buffered": lane.buffered}},
-                    )
+                self.metrics.consumed.inc(min(room, len(records)))
+                if len(records) > room:
+                    # Over the bound: take the rest again once the lane has drained.
+                    consumer.seek(tp, records[max(room, 0)].offset)
+                if lane.buffered >= bound:
+                    self._pause(consumer, tp, lane)
+
+    def _pause(self, consumer: AIOKafkaConsumer, tp: TopicPartition, lane: PartitionLane) -> None:
+        if tp in self._paused:
+            return
+        consumer.pause(tp)
+        self._paused.add(tp)
+        self.metrics.paused_partitions.set(len(self._paused))
+        _log.info(
+            "partition_paused",
+            extra={"fields": {"partition": tp.partition, "buffered": lane.buffered}},
+        )
 
     def _progress(self, lane: PartitionLane) -> None:
         tp = lane.tp
@@ -243,6 +253,8 @@ class Relay:
             self._lanes.pop(tp, None)
             self._paused.discard(tp)
         self.metrics.paused_partitions.set(len(self._paused))
+        if not revoked:
+            return
         _log.info(
             "partitions_revoked",
             extra={"fields": {"partitions": sorted(tp.partition for tp in revoked)}},

@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -121,17 +120,6 @@ def _utc_datetime(value: object) -> datetime:
         raise PydanticCustomError("timestamp_range", "is out of range in UTC") from exc
 
 
-def _well_formed_text(value: str) -> str:
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise PydanticCustomError(
-                "text_surrogate", "must be valid Unicode text (no lone surrogates)"
-            ) from exc
-    return value
-
-
 def _decimal_json_schema(number: dict[str, Any], string_pattern: str) -> WithJsonSchema:
     return WithJsonSchema(
         {
@@ -172,7 +160,6 @@ _UtcDatetime = Annotated[
 ]
 
 
-_Text = Annotated[str, AfterValidator(_well_formed_text)]
 
 
 class SignalCandidate(BaseModel):
@@ -197,10 +184,10 @@ class SignalCandidate(BaseModel):
         default=None, description="> 0; for a buy above entry_price, for a sell below it."
     )
     confidence: _UnitDecimal
-    strategy: Annotated[_Text, Field(max_length=64)] | None = None
-    timeframe: Annotated[_Text, Field(max_length=16)] | None = None
+    strategy: str | None = Field(default=None, max_length=64)
+    timeframe: str | None = Field(default=None, max_length=16)
     generated_at: _UtcDatetime | None = None
-    note: Annotated[_Text, Field(max_length=1000)] | None = None
+    note: str | None = Field(default=None, max_length=1000)
 
     @field_validator("stop_loss")
     @classmethod

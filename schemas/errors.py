@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 MAX_MESSAGE_BYTES = 1024
-_MAX_NAME_CHARS = 64
+_MAX_NAME_BYTES = 64
 _ELLIPSIS = "..."
 
 # Pydantic's own wording for the built-in checks, in the short form our messages use.
@@ -30,6 +30,8 @@ _BUILTIN_MESSAGES: dict[str, str] = {
     "extra_forbidden": "unknown field",
     "literal_error": "must be {expected}",
     "string_type": "must be a string",
+    # pydantic-core refuses lone surrogates (from a JSON "\\ud800" escape) when it checks a length.
+    "string_unicode": "must be valid Unicode text (no lone surrogates)",
     "string_too_short": "must be at least {min_length} character(s)",
     "string_too_long": "must be at most {max_length} characters",
     "string_pattern_mismatch": "must match {pattern}",
@@ -71,7 +73,15 @@ class NotJsonError(RecordError):
 
 
 class DuplicateKeyError(NotJsonError):
-    """An object in the record, at any depth, names the same key twice."""
+    """An object in the record, at any depth, names the same key twice.
+
+    Attributes:
+        key: the repeated key.
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"record value has a duplicate key: {_bounded(repr(key), _MAX_NAME_BYTES)}")
 
 
 class NonFiniteNumberError(NotJsonError):
@@ -105,7 +115,7 @@ class SchemaViolationError(RecordError):
 
 
 def _problem(error: ErrorDetails) -> str:
-    field = ".".join(_bounded(str(part), _MAX_NAME_CHARS) for part in error["loc"]) or "record"
+    field = ".".join(_bounded(str(part), _MAX_NAME_BYTES) for part in error["loc"]) or "record"
     template = _BUILTIN_MESSAGES.get(error["type"])
     if template is None:
         return f"{field}: {error['msg']}"

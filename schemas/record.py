@@ -75,7 +75,7 @@ def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, An
     seen: set[str] = set()
     for key, _ in pairs:
         if key in seen:
-            raise DuplicateKeyError(f"record value has a duplicate key: {key!r}")
+            raise DuplicateKeyError(key)
         seen.add(key)
     raise AssertionError("unreachable: dict() dropped a pair without a repeated key")
 

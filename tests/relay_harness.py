@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -145,3 +147,44 @@ def relay_command() -> list[str]:
 def subprocess_env(env: Mapping[str, str]) -> dict[str, str]:
     """The current environment plus `env` (PATH and the venv are kept)."""
     return {**os.environ, **env}
+
+
+def expected_signal_id(value: bytes) -> str:
+    """The signal_id the relay sends for a valid record value (computed independently of it)."""
+    from schemas.record import parse_candidate
+    from signing.canonical import canonical_body
+
+    return canonical_body(parse_candidate(value)).signal_id
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def end_offsets(published: Iterable[Published]) -> dict[int, int]:
+    """Partition -> one past the last published offset."""
+    ends: dict[int, int] = {}
+    for record in published:
+        ends[record.partition] = max(ends.get(record.partition, 0), record.offset + 1)
+    return ends
+
+
+@contextlib.contextmanager
+def relay_process(env: Mapping[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A `signal-relay run` child process, logging to `log_path`; killed if still running."""
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own command line
+            relay_command(), env=subprocess_env(env), stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
