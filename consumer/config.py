@@ -7,12 +7,13 @@ and exits with status 2. Secret values never appear in a message or a repr.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
+
+from signing.signature import MIN_SECRET_BYTES, is_valid_producer_id
 
 __all__ = [
     "ConfigError",
@@ -24,8 +25,6 @@ __all__ = [
 ]
 
 DEFAULT_MAX_IN_FLIGHT = 64
-_PRODUCER_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_MIN_SECRET_BYTES = 16
 _T = TypeVar("_T")
 
 
@@ -198,7 +197,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     topic = env.text("KAFKA_TOPIC", "signals.candidates")
     return Settings(
         producer_id=_producer_id(env),
-        secret=_secret(env, "HMAC_PRODUCER_SECRET", min_bytes=_MIN_SECRET_BYTES),
+        secret=_secret(env, "HMAC_PRODUCER_SECRET", min_bytes=MIN_SECRET_BYTES),
         server_url=_server_url(env),
         bootstrap_servers=env.text("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
         topic=topic,
@@ -229,7 +228,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
 
 def _producer_id(env: _Env) -> str:
     value = env.required("PRODUCER_ID")
-    if not _PRODUCER_ID.match(value):
+    if not is_valid_producer_id(value):
         raise ConfigError("PRODUCER_ID", "must match ^[A-Za-z0-9._-]{1,64}$")
     return value
 

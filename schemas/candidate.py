@@ -160,8 +160,6 @@ _UtcDatetime = Annotated[
 ]
 
 
-
-
 class SignalCandidate(BaseModel):
     """A trading signal candidate, as published to the Kafka topic (one JSON object per record).
 

@@ -81,7 +81,9 @@ class DuplicateKeyError(NotJsonError):
 
     def __init__(self, key: str) -> None:
         self.key = key
-        super().__init__(f"record value has a duplicate key: {_bounded(repr(key), _MAX_NAME_BYTES)}")
+        super().__init__(
+            f"record value has a duplicate key: {_bounded(repr(key), _MAX_NAME_BYTES)}"
+        )
 
 
 class NonFiniteNumberError(NotJsonError):

@@ -60,21 +60,21 @@ def receiver() -> Iterator[RunningReceiver]:
         yield RunningReceiver(app, url)
 
 
-async def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
+async def eventually(check: Callable[[], bool], within: float, what: str) -> None:
     """Wait until `check()` holds (polled on the event loop), or fail naming `what`."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while not check():
         if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
         await asyncio.sleep(0.02)
 
 
-async def eventually_async(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+async def eventually_async(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
     """Like `eventually`, for a condition that needs I/O to check (e.g. committed offsets)."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while not await check():
         if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
         await asyncio.sleep(0.05)

@@ -179,7 +179,7 @@ def end_offsets(published: Iterable[Published]) -> dict[int, int]:
 def relay_process(env: Mapping[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A `signal-relay run` child process, logging to `log_path`; killed if still running."""
     with log_path.open("ab") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own command line
+        process = subprocess.Popen(
             relay_command(), env=subprocess_env(env), stdout=log, stderr=subprocess.STDOUT
         )
     try:

@@ -112,7 +112,7 @@ def test_the_records_own_signal_id_is_kept() -> None:
 
 
 def test_a_derived_signal_id_is_uuid5_of_the_body_without_it() -> None:
-    """Without its own id, the id is uuid5(SIGNAL_ID_NAMESPACE, canonical body without signal_id)."""
+    """Without an id of its own, the id is uuid5(SIGNAL_ID_NAMESPACE, body without signal_id)."""
     canonical = _canonical(_MINIMAL)
     fields = orjson.loads(canonical.body)
     assert fields.pop("signal_id") == canonical.signal_id
@@ -123,7 +123,7 @@ def test_a_derived_signal_id_is_uuid5_of_the_body_without_it() -> None:
 
 def test_derived_signal_ids_never_change() -> None:
     """The namespace and the canonical form are fixed: this record's id is pinned forever."""
-    assert SIGNAL_ID_NAMESPACE == uuid.uuid5(uuid.NAMESPACE_URL, "urn:signal-relay:signal-id")
+    assert uuid.uuid5(uuid.NAMESPACE_URL, "urn:signal-relay:signal-id") == SIGNAL_ID_NAMESPACE
     assert _canonical(_MINIMAL) == CanonicalSignal(
         body=(
             b'{"confidence":"0.5","entry_price":"1.0852","instrument":"EURUSD","side":"buy",'

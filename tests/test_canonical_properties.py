@@ -33,8 +33,8 @@ _prices = st.decimals(
 _confidences = st.decimals(min_value=0, max_value=1, allow_nan=False).map(_plain)
 _texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=16)
 _moments = st.datetimes(
-    min_value=datetime(1, 1, 2),  # noqa: DTZ001
-    max_value=datetime(9999, 12, 30),  # noqa: DTZ001
+    min_value=datetime(1, 1, 2),
+    max_value=datetime(9999, 12, 30),
     timezones=st.just(UTC),
 )
 _signal_ids = st.uuids().filter(lambda signal_id: signal_id.int != 0)
@@ -77,8 +77,8 @@ def _spellings(draw: st.DrawFn, record: dict[str, Any]) -> bytes:
         members.append(
             f"{json.dumps(name)}{draw(space)}:{draw(space)}{_spell(draw, name, record[name])}"
         )
-    separator = "," + draw(space)
-    return f"{draw(space)}{{{draw(space)}{separator.join(members)}{draw(space)}}}{draw(space)}".encode()
+    inside = ("," + draw(space)).join(members)
+    return f"{draw(space)}{{{draw(space)}{inside}{draw(space)}}}{draw(space)}".encode()
 
 
 def _spell(draw: st.DrawFn, name: str, value: Any) -> str:

@@ -1,5 +1,6 @@
 """Injected faults: latency, 503s, 429s with Retry-After, dropped connections, fixed statuses."""
 
+import logging
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -87,7 +88,7 @@ def test_throttle_rate_one_answers_429_with_retry_after(
 
 
 def test_drop_rate_one_accepts_then_drops_and_a_retry_is_replayed(
-    client: httpx.Client, receiver: RunningReceiver
+    client: httpx.Client, receiver: RunningReceiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A dropped request is accepted though the client sees a transport error; a retry gets 201."""
     receiver.app.faults = Faults(drop_rate=1.0)
@@ -108,6 +109,7 @@ def test_drop_rate_one_accepts_then_drops_and_a_retry_is_replayed(
     assert original is not None
     assert retry.content == original.response
     assert ledger.deliveries(signal_id) == 2
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
 def test_status_by_instrument_answers_that_status_without_accepting(

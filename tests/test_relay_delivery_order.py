@@ -5,7 +5,14 @@ from collections import defaultdict
 
 import orjson
 from conftest import RunningReceiver, TopicFactory
-from relay_harness import PRODUCER_ID, keyed_signals, publish, relay_settings, running_relay
+from relay_harness import (
+    PRODUCER_ID,
+    end_offsets,
+    keyed_signals,
+    publish,
+    relay_settings,
+    running_relay,
+)
 
 from consumer.topics import committed_offsets, ensure_topic
 
@@ -17,7 +24,7 @@ def _seq(body: bytes) -> int:
 async def test_every_signal_delivered_once_in_key_order_and_committed(
     kafka_bootstrap: str, new_topic: TopicFactory, receiver: RunningReceiver
 ) -> None:
-    """Three partitions, eight keys: each signal arrives once, signed, in key order; all committed."""
+    """Three partitions, eight keys: each arrives once, signed, in key order; all committed."""
     topic = await new_topic(3)
     await ensure_topic(kafka_bootstrap, f"{topic}.dlq")
     instruments = [f"INST{i}" for i in range(8)]
@@ -26,7 +33,9 @@ async def test_every_signal_delivered_once_in_key_order_and_committed(
     ledger = receiver.app.ledger
 
     async with running_relay(settings):
-        arrived = await asyncio.to_thread(ledger.wait_until, lambda l: l.accepted_count >= 200, 60)
+        arrived = await asyncio.to_thread(
+            ledger.wait_until, lambda led: led.accepted_count >= 200, 60
+        )
         assert arrived, f"only {ledger.accepted_count} of 200 signals arrived"
 
     accepted = ledger.accepted
@@ -40,7 +49,5 @@ async def test_every_signal_delivered_once_in_key_order_and_committed(
         by_instrument[signal.instrument].append(_seq(signal.body))
     assert by_instrument == {inst: list(range(25)) for inst in instruments}
 
-    expected = {}
-    for record in published:
-        expected[record.partition] = max(expected.get(record.partition, 0), record.offset + 1)
+    expected = end_offsets(published)
     assert await committed_offsets(kafka_bootstrap, settings.group_id, topic) == expected

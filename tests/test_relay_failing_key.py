@@ -29,7 +29,7 @@ async def test_failing_key_holds_only_itself_and_pauses_its_partition_at_the_bou
             "the partition to pause at the buffer bound",
         )
         assert await asyncio.to_thread(
-            ledger.wait_until, lambda l: l.accepted_count >= 19 and l.count(503) >= 3, 30
+            ledger.wait_until, lambda led: led.accepted_count >= 19 and led.count(503) >= 3, 30
         )
         assert "STUCK" not in {s.instrument for s in ledger.accepted}
         offsets = await committed_offsets(kafka_bootstrap, settings.group_id, topic)

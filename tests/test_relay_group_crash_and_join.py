@@ -39,11 +39,11 @@ async def test_killed_member_loses_nothing_and_a_joining_member_keeps_key_order(
         relay_process(env, tmp_path / "a.log") as first,
         relay_process(env, tmp_path / "b.log") as second,
     ):
-        assert await asyncio.to_thread(ledger.wait_until, lambda l: l.accepted_count >= 300, 60)
+        assert await asyncio.to_thread(ledger.wait_until, lambda led: led.accepted_count >= 300, 60)
         first.kill()
         assert first.wait(10) != 0
         assert await asyncio.to_thread(
-            ledger.wait_until, lambda l: l.accepted_count >= total // 2, 90
+            ledger.wait_until, lambda led: led.accepted_count >= total // 2, 90
         )
         with relay_process(env, tmp_path / "c.log") as third:
 

@@ -16,7 +16,10 @@ BAD_RECORDS: dict[bytes, tuple[bytes, str]] = {
         b'"entry_price":"1","confidence":"0.5"}',
         "invalid_json",
     ),
-    b"nan": (b'{"instrument":"EURUSD","side":"buy","entry_price":NaN,"confidence":1}', "invalid_json"),
+    b"nan": (
+        b'{"instrument":"EURUSD","side":"buy","entry_price":NaN,"confidence":1}',
+        "invalid_json",
+    ),
     b"array": (b"[1, 2, 3]", "invalid_schema"),
     b"violations": (encode(signal("EURUSD", 0, side="hold", confidence="1.5")), "invalid_schema"),
     b"unknown-field": (encode(signal("EURUSD", 0, leverage=100)), "invalid_schema"),
@@ -35,17 +38,13 @@ async def test_invalid_records_are_dead_lettered_and_never_block(
     for index, (key, (value, _)) in enumerate(BAD_RECORDS.items()):
         records.append((b"GOOD", encode(signal("GOOD", index))))
         records.append((key, value))
-    published = await publish(
-        kafka_bootstrap, topic, records, headers=[("trace-id", b"abc123")]
-    )
-    settings = relay_settings(
-        kafka_bootstrap, topic, receiver.url, OUTBOUND_MAX_BODY_SIZE=2048
-    )
+    published = await publish(kafka_bootstrap, topic, records, headers=[("trace-id", b"abc123")])
+    settings = relay_settings(kafka_bootstrap, topic, receiver.url, OUTBOUND_MAX_BODY_SIZE=2048)
     ledger = receiver.app.ledger
 
     async with running_relay(settings):
         assert await asyncio.to_thread(
-            ledger.wait_until, lambda l: l.accepted_count >= len(BAD_RECORDS), 60
+            ledger.wait_until, lambda led: led.accepted_count >= len(BAD_RECORDS), 60
         )
         end = published[-1].offset + 1
 
@@ -63,7 +62,7 @@ async def test_invalid_records_are_dead_lettered_and_never_block(
     offsets = {p.key: p.offset for p in published}
     for key, (value, reason) in BAD_RECORDS.items():
         letter = by_key[key]
-        headers = {k: v for k, v in letter.headers}
+        headers = dict(letter.headers)
         assert letter.value == value
         assert headers["trace-id"] == b"abc123"
         assert headers["dlq.reason"] == reason.encode()

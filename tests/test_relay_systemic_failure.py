@@ -28,12 +28,16 @@ async def test_unauthorized_pauses_deliveries_until_the_server_accepts_again(
     receiver.app.verifier.set_secrets(["a-different-secret-0123456789"])
     port = free_port()
     settings = relay_settings(
-        kafka_bootstrap, topic, receiver.url, RELAY_METRICS_PORT=port, RELAY_METRICS_HOST="127.0.0.1"
+        kafka_bootstrap,
+        topic,
+        receiver.url,
+        RELAY_METRICS_PORT=port,
+        RELAY_METRICS_HOST="127.0.0.1",
     )
     ledger = receiver.app.ledger
 
     async with running_relay(settings) as relay, httpx.AsyncClient() as http:
-        assert await asyncio.to_thread(ledger.wait_until, lambda l: l.count(401) >= 3, 30)
+        assert await asyncio.to_thread(ledger.wait_until, lambda led: led.count(401) >= 3, 30)
         await eventually(lambda: not relay.gate.is_open, 10, "the systemic gate to close")
         ready = await http.get(f"http://127.0.0.1:{port}/readyz")
         assert ready.status_code == 503

@@ -23,7 +23,9 @@ async def test_transient_failures_are_retried_and_commits_never_pass_a_pending_r
     """Every signal arrives under faults, one idempotency key each; commits trail deliveries."""
     topic = await new_topic(2)
     await ensure_topic(kafka_bootstrap, f"{topic}.dlq")
-    published = await publish(kafka_bootstrap, topic, keyed_signals([f"K{i}" for i in range(6)], 25))
+    published = await publish(
+        kafka_bootstrap, topic, keyed_signals([f"K{i}" for i in range(6)], 25)
+    )
     ids = {(p.partition, p.offset): expected_signal_id(p.value) for p in published}
     receiver.app.faults = Faults(
         error_rate=0.25, throttle_rate=0.15, retry_after_seconds=1, drop_rate=0.1, seed=7

@@ -69,7 +69,9 @@ def test_the_model_is_frozen() -> None:
 # instrument
 
 
-@pytest.mark.parametrize("instrument", ["A", "7", "A" * 32, "EUR/USD", "BTC-USD.P", "ES_Z6", "1INCH"])
+@pytest.mark.parametrize(
+    "instrument", ["A", "7", "A" * 32, "EUR/USD", "BTC-USD.P", "ES_Z6", "1INCH"]
+)
 def test_instrument_accepts(instrument: str) -> None:
     """instrument: 1-32 of A-Z 0-9 . _ / -, starting with a letter or digit."""
     assert _problems(instrument=instrument) == ()
@@ -175,7 +177,7 @@ def test_entry_price_rejects_values(price: object, problem: str) -> None:
     ],
 )
 def test_decimal_strings_must_be_plain(text: str) -> None:
-    """A decimal string is plain notation only: no exponent, sign "+", spaces, or non-finite words."""
+    """Decimal strings are plain notation: no exponent, "+", spaces, or words like NaN."""
     assert _problems(entry_price=text) == (
         'entry_price: must be a decimal in plain notation, like "1.50"',
     )
@@ -324,7 +326,7 @@ def test_generated_at_accepts_rfc3339_with_offset(text: str, utc: datetime) -> N
         ("2026-11-28T24:00:00Z", "is not a valid date and time"),
         ("2026-11-28T03:00:60Z", "is not a valid date and time"),
         ("0001-01-01T00:00:00+01:00", "is out of range in UTC"),
-        (datetime(2026, 11, 28, 3), "must carry a UTC offset"),  # noqa: DTZ001
+        (datetime(2026, 11, 28, 3), "must carry a UTC offset"),
     ],
 )
 def test_generated_at_rejects(value: object, problem: str) -> None:

@@ -115,7 +115,7 @@ class ReceiverApp:
             await self._answer(send, _throttled(faults))
             return
         outcome = self._ingest.decide(
-            path=scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
+            path=_signed_path(scope),
             headers=headers,
             body=body,
             faults=faults,
@@ -160,6 +160,12 @@ class ReceiverApp:
 def create_app(config: ReceiverConfig, *, clock: Callable[[], float] = time.time) -> ReceiverApp:
     """Build the reference receiver; `clock` (seconds since the epoch) is for tests."""
     return ReceiverApp(config, clock=clock)
+
+
+def _signed_path(scope: Scope) -> str:
+    # The signature covers the path as sent; ASGI servers may omit raw_path (or send None).
+    raw_path: bytes | None = scope.get("raw_path")
+    return scope["path"] if raw_path is None else raw_path.decode("latin-1")
 
 
 def _throttled(faults: Faults) -> Reply:

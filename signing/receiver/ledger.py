@@ -87,12 +87,16 @@ class Ledger:
             return self._statuses[status]
 
     def deliveries(self, signal_id: str) -> int:
-        """How many validly signed requests carried this signal, replays and drops included."""
+        """How many requests for this signal passed verification.
+
+        Replays, dropped connections and injected statuses count; requests failed by
+        `error_rate` or `throttle_rate` are answered before verification and do not.
+        """
         with self._changed:
             return self._deliveries[signal_id]
 
     def delivery_counts(self) -> dict[str, int]:
-        """Validly signed requests per signal_id."""
+        """`deliveries` of every signal_id seen."""
         with self._changed:
             return dict(self._deliveries)
 

@@ -1,0 +1,30 @@
+"""The schemas package's public surface: an explicit, sorted __all__ that names what it exports."""
+
+from __future__ import annotations
+
+import schemas
+
+
+def test_all_is_sorted_and_exported() -> None:
+    """__all__ is sorted, and each name in it is importable from the package."""
+    assert schemas.__all__ == sorted(schemas.__all__)
+    assert all(hasattr(schemas, name) for name in schemas.__all__)
+
+
+def test_every_exported_member_belongs_to_the_package() -> None:
+    """Each exported member is defined in a schemas submodule."""
+    for name in schemas.__all__:
+        member = getattr(schemas, name)
+        assert member.__module__.startswith("schemas."), name
+
+
+def test_every_record_error_is_exported() -> None:
+    """Each RecordError subclass is part of the public surface, with its DLQ reason."""
+    exported = {getattr(schemas, name) for name in schemas.__all__}
+    pending: list[type[schemas.RecordError]] = [schemas.RecordError]
+    while pending:
+        error = pending.pop()
+        assert error in exported
+        pending.extend(error.__subclasses__())
+        if error is not schemas.RecordError:
+            assert error.dlq_reason in {"invalid_json", "invalid_schema", "too_large"}
