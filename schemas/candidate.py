@@ -37,7 +37,7 @@ _RFC3339 = re.compile(
 
 def _decimal(value: object) -> Decimal:
     """An exact Decimal from a JSON number (already a Decimal), a plain decimal string or an int."""
-    if type(value) is Decimal:
+    if isinstance(value, Decimal):
         number = value
     elif isinstance(value, str):
         if _PLAIN_DECIMAL.fullmatch(value) is None:
@@ -45,7 +45,7 @@ def _decimal(value: object) -> Decimal:
                 "decimal_text", 'must be a decimal in plain notation, like "1.50"'
             )
         number = Decimal(value)
-    elif isinstance(value, int | Decimal) and not isinstance(value, bool):
+    elif isinstance(value, int) and not isinstance(value, bool):
         number = Decimal(value)
     else:
         # Floats land here too: they have already lost the publisher's digits.

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 MAX_MESSAGE_BYTES = 1024
+_MAX_PROBLEM_BYTES = 256
 _MAX_NAME_BYTES = 64
 _ELLIPSIS = "..."
 
@@ -119,9 +120,8 @@ class SchemaViolationError(RecordError):
 def _problem(error: ErrorDetails) -> str:
     field = ".".join(_bounded(str(part), _MAX_NAME_BYTES) for part in error["loc"]) or "record"
     template = _BUILTIN_MESSAGES.get(error["type"])
-    if template is None:
-        return f"{field}: {error['msg']}"
-    return f"{field}: {template.format_map(error.get('ctx', {}))}"
+    what = error["msg"] if template is None else template.format_map(error.get("ctx", {}))
+    return _bounded(f"{field}: {what}", _MAX_PROBLEM_BYTES)
 
 
 def _bounded(text: str, max_bytes: int) -> str:

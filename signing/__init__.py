@@ -1,1 +1,63 @@
-"""The signing protocol: canonical bytes, HMAC-SHA256 sign and verify, the reference receiver."""
+"""The signing protocol: canonical bytes, HMAC-SHA256 sign and verify, the server-side verifier.
+
+The reference receiver lives in the `signing.receiver` subpackage (it needs the `receiver`
+extra, uvicorn); importing `signing` alone does not pull it in.
+"""
+
+from signing.canonical import (
+    SIGNAL_ID_NAMESPACE,
+    CanonicalSignal,
+    canonical_body,
+    derive_signal_id,
+)
+from signing.errors import (
+    DuplicateHeaderError,
+    FutureTimestampError,
+    IdempotencyKeyMismatchError,
+    MalformedSignatureError,
+    MalformedTimestampError,
+    MissingHeaderError,
+    ProducerIdError,
+    ReplayedSignatureError,
+    SignatureMismatchError,
+    SigningError,
+    SigningInputError,
+    StaleTimestampError,
+    VerificationError,
+)
+from signing.headers import signed_headers
+from signing.replay import InMemoryReplayCache, ReplayCache
+from signing.signature import build_signature, canonical_request, verify_signature
+from signing.timestamps import format_timestamp, now_timestamp, parse_timestamp
+from signing.verifier import SignatureVerifier, VerifiedRequest
+
+__all__ = [
+    "SIGNAL_ID_NAMESPACE",
+    "CanonicalSignal",
+    "DuplicateHeaderError",
+    "FutureTimestampError",
+    "IdempotencyKeyMismatchError",
+    "InMemoryReplayCache",
+    "MalformedSignatureError",
+    "MalformedTimestampError",
+    "MissingHeaderError",
+    "ProducerIdError",
+    "ReplayCache",
+    "ReplayedSignatureError",
+    "SignatureMismatchError",
+    "SignatureVerifier",
+    "SigningError",
+    "SigningInputError",
+    "StaleTimestampError",
+    "VerificationError",
+    "VerifiedRequest",
+    "build_signature",
+    "canonical_body",
+    "canonical_request",
+    "derive_signal_id",
+    "format_timestamp",
+    "now_timestamp",
+    "parse_timestamp",
+    "signed_headers",
+    "verify_signature",
+]

@@ -169,6 +169,8 @@ def test_messages_are_bounded(raw: bytes) -> None:
     with pytest.raises(RecordError) as caught:
         parse_candidate(raw)
     assert len(str(caught.value).encode("utf-8")) <= 1024
+    problems = getattr(caught.value, "problems", ())
+    assert all(len(problem.encode("utf-8")) <= 256 for problem in problems)
     assert "k" * 65 not in str(caught.value)
     assert "X" * 65 not in str(caught.value)
 
