@@ -98,6 +98,7 @@ class RecordFlow:
                 body_bytes=len(signal.body),
             )
             _log.info("dry_run", extra={"fields": fields})
+            self._metrics.outcomes.labels("dry_run").inc()
             return "dry_run"
         return await self._deliver(record, signal, closing, fetched_at)
 
@@ -217,6 +218,7 @@ class RecordFlow:
         )
         if self._dead_letters is None:
             _log.warning("dry_run_dead_letter", extra={"fields": fields})
+            self._metrics.outcomes.labels("dry_run_dead_letter").inc()
             return
         headers = dlq_headers(
             record.headers,

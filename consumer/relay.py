@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 
 from consumer.commits import CommitLoop, ContiguousTracker
@@ -29,7 +30,14 @@ from consumer.record_flow import RecordFlow
 from consumer.retry import RetryPolicy
 from consumer.systemic import SystemicGate
 
-__all__ = ["Relay", "RelayCrashedError", "kafka_client_options"]
+__all__ = [
+    "Relay",
+    "RelayCrashedError",
+    "RelayError",
+    "RelayStartError",
+    "kafka_client_options",
+    "run_until_signalled",
+]
 
 _log = logging.getLogger("signal_relay.relay")
 _FETCH_TIMEOUT_MS = 100
@@ -38,7 +46,15 @@ _WATCH_INTERVAL = 1.0
 _BROKER_CHECK_EVERY = 5
 
 
-class RelayCrashedError(RuntimeError):
+class RelayError(RuntimeError):
+    """The relay could not run; `str()` is one line for the operator."""
+
+
+class RelayStartError(RelayError):
+    """Start-up failed (e.g. Kafka unreachable); nothing was consumed."""
+
+
+class RelayCrashedError(RelayError):
     """A bug or an unrecoverable client error stopped the relay; uncommitted records replay."""
 
 
@@ -157,7 +173,12 @@ class Relay:
             if producer is not None:
                 await producer.start()
             consumer.subscribe([s.topic], listener=_Rebalance(self._release, self._adopt))
-            await consumer.start()
+            try:
+                await consumer.start()
+            except KafkaError as exc:
+                raise RelayStartError(
+                    f"cannot join group {s.group_id!r} at {s.bootstrap_servers}: {exc}"
+                ) from exc
             _log.info(
                 "relay_started",
                 extra={"fields": {"topic": s.topic, "group": s.group_id, "dry_run": not s.enabled}},
@@ -178,6 +199,7 @@ class Relay:
             await ops.stop()
             _log.info("relay_stopped", extra={"fields": {"crashed": self._fatal is not None}})
         if self._fatal is not None:
+            _log.critical("relay_crashed", extra={"fields": {"error": repr(self._fatal)[:500]}})
             raise RelayCrashedError(str(self._fatal)) from self._fatal
 
     # -- the fetch loop -------------------------------------------------------------------

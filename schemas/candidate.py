@@ -164,7 +164,7 @@ class SignalCandidate(BaseModel):
     """A trading signal candidate, as published to the Kafka topic (one JSON object per record).
 
     Optional fields that are absent (or null) stay None. Decimal fields are exact: a JSON
-    number keeps its digits, a string keeps its text.
+    number keeps its digits, a string keeps its text. generated_at is held in UTC.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)

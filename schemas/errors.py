@@ -21,7 +21,6 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 MAX_MESSAGE_BYTES = 1024
-_MAX_PROBLEM_BYTES = 256
 _MAX_NAME_BYTES = 64
 _ELLIPSIS = "..."
 
@@ -121,7 +120,7 @@ def _problem(error: ErrorDetails) -> str:
     field = ".".join(_bounded(str(part), _MAX_NAME_BYTES) for part in error["loc"]) or "record"
     template = _BUILTIN_MESSAGES.get(error["type"])
     what = error["msg"] if template is None else template.format_map(error.get("ctx", {}))
-    return _bounded(f"{field}: {what}", _MAX_PROBLEM_BYTES)
+    return f"{field}: {what}"
 
 
 def _bounded(text: str, max_bytes: int) -> str:

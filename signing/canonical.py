@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 import orjson
@@ -25,7 +25,6 @@ deduplicating against what the server already has.
 """
 
 _NAMESPACE_BYTES = SIGNAL_ID_NAMESPACE.bytes
-# orjson writes a UTC datetime as RFC 3339 with Z, and its microseconds only when non-zero.
 _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
 
 
@@ -82,7 +81,9 @@ def _fields_without_id(candidate: SignalCandidate) -> dict[str, str | datetime]:
     if candidate.timeframe is not None:
         fields["timeframe"] = candidate.timeframe
     if candidate.generated_at is not None:
-        fields["generated_at"] = _utc(candidate.generated_at)
+        # Already in UTC (the model normalises it); orjson writes it with Z, and its
+        # microseconds only when non-zero.
+        fields["generated_at"] = candidate.generated_at
     if candidate.note is not None:
         fields["note"] = candidate.note
     return fields
@@ -91,8 +92,3 @@ def _fields_without_id(candidate: SignalCandidate) -> dict[str, str | datetime]:
 def _plain(number: Decimal) -> str:
     """`number` in plain notation with its exact digits: 1E+2 -> "100", 1.50 -> "1.50"."""
     return format(number, "f")
-
-
-def _utc(moment: datetime) -> datetime:
-    # A validated candidate's generated_at is already in UTC; this only guards the contract.
-    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
