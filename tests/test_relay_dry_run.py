@@ -1,4 +1,4 @@
-"""Dry run (HMAC_PRODUCER_ENABLED=false): sign and log; nothing posted, dead-lettered or committed."""
+"""Dry run (HMAC_PRODUCER_ENABLED=false): sign and log; nothing sent, dead-lettered or committed."""
 
 from conftest import RunningReceiver, TopicFactory, eventually
 from relay_harness import encode, keyed_signals, publish, relay_settings, running_relay
