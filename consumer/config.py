@@ -7,6 +7,7 @@ and exits with status 2. Secret values never appear in a message or a repr.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 from signing.signature import MIN_SECRET_BYTES, is_valid_producer_id
 
 __all__ = [
+    "AlertSettings",
     "ConfigError",
     "KafkaSecurity",
     "RetrySettings",
@@ -25,6 +27,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_IN_FLIGHT = 64
+_TELEGRAM_TOKEN = re.compile(rb"[A-Za-z0-9:_-]+")
 _T = TypeVar("_T")
 
 
@@ -92,6 +95,33 @@ class KafkaSecurity:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertSettings:
+    """When operator alerts fire and where they go; with no sink, alerts are log events only.
+
+    Attributes:
+        telegram_bot_token: Telegram Bot API token (a secret: it only ever travels in the URL).
+        telegram_chat_id: the chat the bot writes to; set together with the token.
+        telegram_api_url: Bot API base URL (tests point it at loopback).
+        webhook_url: generic JSON webhook; its path may hold a token, so it is not shown.
+        systemic_after_seconds: how long a systemic failure lasts before it is alerted.
+        key_failure_threshold: attempts of one record that make its key alert; 0 = never.
+        min_interval_seconds: at most one alert per (kind, key) in this many seconds.
+        max_per_hour: at most this many alerts in any hour, all kinds together.
+        timeout_seconds: timeout of one request to a sink.
+    """
+
+    telegram_bot_token: Secret | None = None
+    telegram_chat_id: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    webhook_url: str | None = field(default=None, repr=False)
+    systemic_after_seconds: float = 60.0
+    key_failure_threshold: int = 10
+    min_interval_seconds: float = 300.0
+    max_per_hour: int = 30
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the relay needs, validated once at start-up (CONTRACT section 6)."""
 
@@ -122,6 +152,7 @@ class Settings:
     tls_verify: bool | str = True
     retry: RetrySettings = field(default_factory=RetrySettings)
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     @property
     def ingest_url(self) -> str:
@@ -223,6 +254,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         tls_verify=_tls_verify(env),
         retry=_retry(env),
         kafka_security=_kafka_security(env),
+        alerts=_alerts(env),
     )
 
 
@@ -325,3 +357,38 @@ def _kafka_security(env: _Env) -> KafkaSecurity:
         sasl_password=password,
         ssl_cafile=ca_file,
     )
+
+
+def _alerts(env: _Env) -> AlertSettings:
+    token: Secret | None = None
+    if env.raw("ALERT_TELEGRAM_BOT_TOKEN") or env.raw("ALERT_TELEGRAM_BOT_TOKEN_FILE"):
+        token = _secret(env, "ALERT_TELEGRAM_BOT_TOKEN", min_bytes=1)
+        # The token becomes part of a URL path: anything else would change the request.
+        if not _TELEGRAM_TOKEN.fullmatch(token.reveal()):
+            raise ConfigError("ALERT_TELEGRAM_BOT_TOKEN", "must look like 123456:ABC-def_ghi")
+    chat_id = env.raw("ALERT_TELEGRAM_CHAT_ID")
+    if (token is None) != (chat_id is None):
+        missing = "ALERT_TELEGRAM_CHAT_ID" if chat_id is None else "ALERT_TELEGRAM_BOT_TOKEN"
+        raise ConfigError(missing, "is required when the other Telegram setting is set")
+    webhook = env.raw("ALERT_WEBHOOK_URL")
+    return AlertSettings(
+        telegram_bot_token=token,
+        telegram_chat_id=chat_id,
+        telegram_api_url=_http_url(
+            "ALERT_TELEGRAM_API_URL", env.text("ALERT_TELEGRAM_API_URL", "https://api.telegram.org")
+        ).rstrip("/"),
+        webhook_url=None if webhook is None else _http_url("ALERT_WEBHOOK_URL", webhook),
+        systemic_after_seconds=env.number("ALERT_SYSTEMIC_AFTER_SECONDS", 60.0, float, 0, 86400),
+        key_failure_threshold=env.number("ALERT_KEY_FAILURE_THRESHOLD", 10, int, 0),
+        min_interval_seconds=env.number("ALERT_MIN_INTERVAL_SECONDS", 300.0, float, 0, 86400),
+        max_per_hour=env.number("ALERT_MAX_PER_HOUR", 30, int, 1),
+        timeout_seconds=env.number("ALERT_TIMEOUT_SECONDS", 10.0, float, 0.1, 60),
+    )
+
+
+def _http_url(name: str, value: str) -> str:
+    """`value` if it is an http(s) URL; the error never echoes it (a URL may hold a token)."""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(name, "must be an http(s) URL")
+    return value

@@ -1,0 +1,103 @@
+"""Child processes of the benchmark: ports, waiting on conditions, stopping, memory sampling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import psutil
+
+__all__ = ["BenchError", "RssSampler", "free_port", "sampling_rss", "stop_process", "wait_for"]
+
+_STOP_SECONDS = 15.0
+_RSS_INTERVAL = 0.05
+
+
+class BenchError(RuntimeError):
+    """A benchmark step failed: a child did not start, a target count was not reached."""
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    """Poll `check` until it holds; raise `BenchError` naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise BenchError(f"timed out after {timeout:g}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def stop_process(process: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM) -> int:
+    """Send `sig` (SIGKILL when it lingers past a bound) and reap; returns the exit code."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+class RssSampler:
+    """Peak resident memory of one process, sampled in the background.
+
+    Attributes:
+        peak: the largest RSS seen, in bytes.
+        samples: every (monotonic time, RSS bytes) sample.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self._process = psutil.Process(pid)
+        self.peak = 0
+        self.samples: list[tuple[float, int]] = []
+
+    def sample(self) -> int:
+        """Take one sample now; 0 once the process is gone."""
+        try:
+            rss: int = self._process.memory_info().rss
+        except psutil.Error:
+            return 0
+        self.samples.append((time.monotonic(), rss))
+        self.peak = max(self.peak, rss)
+        return rss
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the process has used so far."""
+        try:
+            times = self._process.cpu_times()
+        except psutil.Error:
+            return float("nan")
+        return float(times.user + times.system)
+
+
+@contextlib.asynccontextmanager
+async def sampling_rss(pid: int) -> AsyncIterator[RssSampler]:
+    """Sample the RSS of `pid` every 50 ms while the block runs."""
+    sampler = RssSampler(pid)
+
+    async def loop() -> None:
+        while True:
+            sampler.sample()
+            await asyncio.sleep(_RSS_INTERVAL)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield sampler
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        sampler.sample()
