@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -117,13 +117,16 @@ def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
 
 @contextlib.asynccontextmanager
 async def running_relay(
-    env: Mapping[str, str], log_path: Path, *, wait_ready: bool = True
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    wait_ready: bool = True,
+    command: Sequence[str] = (sys.executable, "-m", "consumer", "run"),
 ) -> AsyncIterator[RelayProcess]:
     """A `signal-relay run` child; yields once it is ready; SIGTERM (then SIGKILL) on exit."""
-    command = [sys.executable, "-m", "consumer", "run"]
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+            list(command), env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
         )
     try:
         async with aiohttp.ClientSession() as session:

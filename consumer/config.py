@@ -23,6 +23,7 @@ __all__ = [
     "RetrySettings",
     "Secret",
     "Settings",
+    "load_kafka_security",
     "load_settings",
 ]
 
@@ -102,7 +103,7 @@ class AlertSettings:
         telegram_bot_token: Telegram Bot API token (a secret: it only ever travels in the URL).
         telegram_chat_id: the chat the bot writes to; set together with the token.
         telegram_api_url: Bot API base URL (tests point it at loopback).
-        webhook_url: generic JSON webhook; its path may hold a token, so it is not shown.
+        webhook_url: generic JSON webhook; a secret, as such URLs often embed a token.
         systemic_after_seconds: how long a systemic failure lasts before it is alerted.
         key_failure_threshold: attempts of one record that make its key alert; 0 = never.
         min_interval_seconds: at most one alert per (kind, key) in this many seconds.
@@ -113,7 +114,7 @@ class AlertSettings:
     telegram_bot_token: Secret | None = None
     telegram_chat_id: str | None = None
     telegram_api_url: str = "https://api.telegram.org"
-    webhook_url: str | None = field(default=None, repr=False)
+    webhook_url: Secret | None = None
     systemic_after_seconds: float = 60.0
     key_failure_threshold: int = 10
     min_interval_seconds: float = 300.0
@@ -220,6 +221,11 @@ class _Env:
         if value not in allowed:
             raise ConfigError(name, f"must be one of {', '.join(allowed)}")
         return value
+
+
+def load_kafka_security(environ: Mapping[str, str]) -> KafkaSecurity:
+    """Only the Kafka SASL/TLS settings, for tools that talk to Kafka but not to the server."""
+    return _kafka_security(_Env(environ))
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -370,14 +376,17 @@ def _alerts(env: _Env) -> AlertSettings:
     if (token is None) != (chat_id is None):
         missing = "ALERT_TELEGRAM_CHAT_ID" if chat_id is None else "ALERT_TELEGRAM_BOT_TOKEN"
         raise ConfigError(missing, "is required when the other Telegram setting is set")
-    webhook = env.raw("ALERT_WEBHOOK_URL")
+    webhook: Secret | None = None
+    if env.raw("ALERT_WEBHOOK_URL") or env.raw("ALERT_WEBHOOK_URL_FILE"):
+        webhook = _secret(env, "ALERT_WEBHOOK_URL", min_bytes=1)
+        _http_url("ALERT_WEBHOOK_URL", webhook.reveal().decode("utf-8", "replace"))
     return AlertSettings(
         telegram_bot_token=token,
         telegram_chat_id=chat_id,
         telegram_api_url=_http_url(
             "ALERT_TELEGRAM_API_URL", env.text("ALERT_TELEGRAM_API_URL", "https://api.telegram.org")
         ).rstrip("/"),
-        webhook_url=None if webhook is None else _http_url("ALERT_WEBHOOK_URL", webhook),
+        webhook_url=webhook,
         systemic_after_seconds=env.number("ALERT_SYSTEMIC_AFTER_SECONDS", 60.0, float, 0, 86400),
         key_failure_threshold=env.number("ALERT_KEY_FAILURE_THRESHOLD", 10, int, 0),
         min_interval_seconds=env.number("ALERT_MIN_INTERVAL_SECONDS", 300.0, float, 0, 86400),

@@ -1,17 +1,23 @@
 """One signed HTTP attempt: sign with a fresh timestamp, POST, report what came back.
 
 This module moves bytes; what an answer means is `outcome.classify`'s decision, and what to do
-about it is `record_flow`'s.
+about it is `record_flow`'s. POSTs go straight through aiohttp by default
+(`OUTBOUND_HTTP_TRANSPORT=aiohttp`), or through httpx's own transport (`httpx`). httpx's
+AsyncClient layered over aiohttp cost more CPU per request than the rest of a record's work
+together, and a relay on one core is bound by that CPU (bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
+import aiohttp
 import httpx
 
 from consumer import __version__
@@ -21,10 +27,13 @@ from signing.canonical import CanonicalSignal
 from signing.headers import signed_headers
 from signing.timestamps import now_timestamp
 
-__all__ = ["AttemptResult", "HttpSender", "build_http_client"]
+__all__ = ["AttemptResult", "HttpAnswer", "HttpClient", "HttpSender", "build_http_client"]
 
 _log = logging.getLogger("signal_relay.delivery")
 _MAX_BODY_EXCERPT = 1024
+_USER_AGENT = f"signal-relay/{__version__}"
+# What "no response arrived" looks like from either client: connect/read errors, timeouts.
+_TRANSPORT_ERRORS = (httpx.HTTPError, aiohttp.ClientError, TimeoutError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +42,7 @@ class AttemptResult:
 
     Attributes:
         status: the HTTP status, or None when no response arrived.
-        headers: response headers (lower-case names).
+        headers: response headers (looked up case-insensitively).
         body: the response body, cut to 1 KiB (for logs and DLQ headers).
         error: the transport error when there was no response.
         duration: seconds the attempt took.
@@ -48,25 +57,92 @@ class AttemptResult:
     at: float = 0.0
 
 
-def build_http_client(settings: Settings) -> httpx.AsyncClient:
-    """The one shared keep-alive client; aiohttp's transport by default (see bench/RESULTS.md)."""
-    limits = httpx.Limits(
-        max_connections=settings.max_in_flight,
-        max_keepalive_connections=settings.max_in_flight,
-    )
-    transport: httpx.AsyncBaseTransport
-    if settings.http_transport == "aiohttp":
-        from httpx_aiohttp import AiohttpTransport  # noqa: PLC0415 - optional transport
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    """A response, read to the end.
 
-        transport = AiohttpTransport(verify=settings.tls_verify, limits=limits, trust_env=False)
-    else:
-        transport = httpx.AsyncHTTPTransport(verify=settings.tls_verify, limits=limits)
-    return httpx.AsyncClient(
-        transport=transport,
-        timeout=httpx.Timeout(settings.timeout_seconds),
-        headers={"User-Agent": f"signal-relay/{__version__}"},
-        follow_redirects=False,
-    )
+    Attributes:
+        status: the HTTP status.
+        headers: response headers (looked up case-insensitively).
+        body: the response text cut to 1 KiB; empty for a 201, which nobody reads.
+    """
+
+    status: int
+    headers: Mapping[str, str]
+    body: str
+
+
+class HttpClient(Protocol):
+    """The shared keep-alive client: one POST at a time per call, closed once at the end."""
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
+        """POST `body`; raise a transport error when no response arrives."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        ...
+
+
+def build_http_client(settings: Settings) -> HttpClient:
+    """The client for `settings.http_transport`; call it with the event loop running."""
+    if settings.http_transport == "aiohttp":
+        return _AiohttpClient(settings)
+    return _HttpxClient(settings)
+
+
+def _ssl_context(verify: bool | str) -> ssl.SSLContext:
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return httpx.create_ssl_context(verify=verify)
+
+
+class _AiohttpClient:
+    def __init__(self, settings: Settings) -> None:
+        connector = aiohttp.TCPConnector(
+            limit=settings.max_in_flight, ssl=_ssl_context(settings.tls_verify)
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=settings.timeout_seconds),
+            headers={"User-Agent": _USER_AGENT},
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
+        async with self._session.post(url, data=body, headers=headers) as response:
+            # Read to the end even when unused, so that the connection goes back to the pool.
+            raw = await response.read()
+            text = "" if response.status == 201 else raw.decode("utf-8", "replace")
+            return HttpAnswer(response.status, response.headers, text[:_MAX_BODY_EXCERPT])
+
+    async def aclose(self) -> None:
+        await self._session.close()
+
+
+class _HttpxClient:
+    def __init__(self, settings: Settings) -> None:
+        limits = httpx.Limits(
+            max_connections=settings.max_in_flight,
+            max_keepalive_connections=settings.max_in_flight,
+        )
+        transport = httpx.AsyncHTTPTransport(
+            verify=_ssl_context(settings.tls_verify), limits=limits
+        )
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(settings.timeout_seconds),
+            headers={"User-Agent": _USER_AGENT},
+            follow_redirects=False,
+        )
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
+        response = await self._client.post(url, content=body, headers=headers)
+        text = "" if response.status_code == 201 else response.text[:_MAX_BODY_EXCERPT]
+        return HttpAnswer(response.status_code, response.headers, text)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
 
 class HttpSender:
@@ -75,7 +151,7 @@ class HttpSender:
     def __init__(
         self,
         settings: Settings,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         metrics: RelayMetrics,
         *,
         clock: Callable[[], float] = time.time,
@@ -98,18 +174,18 @@ class HttpSender:
             metrics.in_flight.inc()
             started = time.perf_counter()
             try:
-                response = await self._client.post(self._url, content=signal.body, headers=headers)
-            except httpx.HTTPError as exc:
+                answer = await self._client.post(self._url, signal.body, headers)
+            except _TRANSPORT_ERRORS as exc:
                 return self._failed(exc, started, at)
             finally:
                 metrics.in_flight.dec()
         duration = time.perf_counter() - started
         metrics.request_duration.observe(duration)
-        metrics.http_responses.labels(str(response.status_code)).inc()
+        metrics.http_responses.labels(str(answer.status)).inc()
         return AttemptResult(
-            status=response.status_code,
-            headers=response.headers,
-            body=response.text[:_MAX_BODY_EXCERPT] if response.status_code != 201 else "",
+            status=answer.status,
+            headers=answer.headers,
+            body=answer.body,
             duration=duration,
             at=at,
         )
@@ -125,7 +201,7 @@ class HttpSender:
             timestamp=now_timestamp(lambda: at),
         )
 
-    def _failed(self, exc: httpx.HTTPError, started: float, at: float) -> AttemptResult:
+    def _failed(self, exc: BaseException, started: float, at: float) -> AttemptResult:
         duration = time.perf_counter() - started
         self._metrics.request_duration.observe(duration)
         self._metrics.http_responses.labels("error").inc()

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -40,7 +40,7 @@ __all__ = [
 REPLAYED_FROM_HEADER = "dlq.replayed_from"
 _DLQ_PREFIX = "dlq."
 
-Record = ConsumerRecord[bytes, bytes]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
 class ReplayError(Exception):
@@ -196,9 +196,7 @@ async def replay(
         while pending:
             acked += await _acknowledged(*pending.popleft(), on_replayed)
     except KafkaError as exc:
-        raise ReplayError(
-            f"replay failed after {acked} record(s): {type(exc).__name__}: {exc}"
-        ) from exc
+        raise ReplayError(f"replay failed after {acked} record(s): {exc}") from exc
     finally:
         await producer.stop()
     return acked

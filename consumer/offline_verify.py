@@ -118,7 +118,9 @@ def check_capture(
     return Verdict()
 
 
-def _signing_instant(request: CapturedRequest, fallback: Callable[[], float]) -> Callable[[], float]:
+def _signing_instant(
+    request: CapturedRequest, fallback: Callable[[], float]
+) -> Callable[[], float]:
     """A clock frozen at the request's own timestamp (a malformed one is reported anyway)."""
     try:
         signed_at = parse_timestamp(request.timestamp).timestamp()

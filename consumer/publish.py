@@ -84,9 +84,7 @@ async def publish_records(
         for future in pending:
             await future
     except KafkaError as exc:
-        raise PublishError(
-            f"cannot publish to {topic!r} on {bootstrap_servers}: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise PublishError(f"cannot publish to {topic!r} on {bootstrap_servers}: {exc}") from exc
     finally:
         await producer.stop()
     return len(pending)
@@ -96,6 +94,4 @@ def records_to_publish(
     checked: Sequence[CheckedLine], *, allow_invalid: bool
 ) -> list[tuple[bytes | None, bytes]]:
     """The `(key, value)` records to send: the valid lines, plus the invalid ones if allowed."""
-    return [
-        (line.key, line.value) for line in checked if line.problem is None or allow_invalid
-    ]
+    return [(line.key, line.value) for line in checked if line.problem is None or allow_invalid]

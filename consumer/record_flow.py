@@ -17,6 +17,7 @@ from typing import Any
 
 from aiokafka.structs import ConsumerRecord
 
+from consumer.alerts import Alerts
 from consumer.dead_letter import DeadLetter, DeadLetterWriter, dlq_headers
 from consumer.delivery import AttemptResult, HttpSender
 from consumer.metrics import RelayMetrics
@@ -62,6 +63,7 @@ class RecordFlow:
         metrics: RelayMetrics,
         max_body_size: int,
         clock: Callable[[], float] = time.time,
+        alerts: Alerts | None = None,
     ) -> None:
         self._sender = sender
         self._dead_letters = dead_letters
@@ -70,6 +72,7 @@ class RecordFlow:
         self._metrics = metrics
         self._max_body_size = max_body_size
         self._clock = clock
+        self._alerts = alerts
 
     async def run(
         self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
@@ -132,7 +135,9 @@ class RecordFlow:
             if outcome is Outcome.SYSTEMIC:
                 self._gate.trip(f"HTTP {result.status} from the signal server")
                 continue
-            self._metrics.retries.inc()
+            if self._alerts is not None:
+                failure = result.error or f"HTTP {result.status}"
+                self._alerts.record_failing(record, attempt, failure, signal.signal_id)
             if self._policy.exhausted(attempt):
                 error = (
                     f"gave up after {attempt} attempts: {result.error or f'HTTP {result.status}'}"
@@ -141,6 +146,7 @@ class RecordFlow:
                     record, self._letter("max_attempts", error, attempt, first_at, result, signal)
                 )
                 return "dead_lettered"
+            self._metrics.retries.inc()
             delay = self._policy.delay(attempt, decision.retry_after)
             _log.info(
                 "retry",
@@ -229,6 +235,7 @@ class RecordFlow:
         )
         await self._dead_letters.write(key=record.key, value=record.value, headers=headers)
         self._metrics.dead_lettered.labels(letter.reason).inc()
+        self._metrics.outcomes.labels("dead_lettered").inc()
         _log.warning("dead_lettered", extra={"fields": fields})
 
 

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 
+from consumer.alerts import Alerts
 from consumer.commits import CommitLoop, ContiguousTracker
 from consumer.config import KafkaSecurity, Settings
 from consumer.dead_letter import DeadLetterWriter
@@ -90,12 +91,18 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 class Relay:
     """One member of the relay's consumer group."""
 
-    def __init__(self, settings: Settings, *, metrics: RelayMetrics | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        metrics: RelayMetrics | None = None,
+        alerts: Alerts | None = None,
+    ) -> None:
         self.settings = settings
         self.metrics = metrics or RelayMetrics()
+        self.alerts = alerts or Alerts.from_settings(settings)
         self.gate = SystemicGate(
-            settings.retry.systemic_probe_seconds,
-            on_change=lambda is_open, _: self.metrics.systemic_failure.set(0 if is_open else 1),
+            settings.retry.systemic_probe_seconds, on_change=self._systemic_changed
         )
         self.joined = asyncio.Event()
         self.ops_port: int | None = None
@@ -158,6 +165,7 @@ class Relay:
             policy=policy,
             metrics=self.metrics,
             max_body_size=s.max_body_size,
+            alerts=self.alerts,
         )
         self._commits = CommitLoop(
             self.trackers,
@@ -168,6 +176,7 @@ class Relay:
         )
         background: list[asyncio.Task[None]] = []
         try:
+            self.alerts.start()
             if s.metrics_port:
                 self.ops_port = await ops.start(s.metrics_host, s.metrics_port)
             if producer is not None:
@@ -196,6 +205,7 @@ class Relay:
             if producer is not None:
                 await producer.stop()
             await client.aclose()
+            await self.alerts.close()
             await ops.stop()
             _log.info("relay_stopped", extra={"fields": {"crashed": self._fatal is not None}})
         if self._fatal is not None:
@@ -306,6 +316,10 @@ class Relay:
         )
 
     # -- bookkeeping ----------------------------------------------------------------------
+
+    def _systemic_changed(self, is_open: bool, reason: str) -> None:
+        self.metrics.systemic_failure.set(0 if is_open else 1)
+        self.alerts.systemic_changed(is_open, reason)
 
     def _committed(self, offsets: Mapping[TopicPartition, int]) -> None:
         self.metrics.commits.inc()

@@ -1,0 +1,517 @@
+"""Operator alerts: a systemic failure that persists, a key that keeps failing, and recovery.
+
+The relay calls two hooks: `Alerts.systemic_changed` (from the systemic gate) and
+`Alerts.record_failing` (from a record's retry path). A hook decides at once whether an alert
+is due (threshold, rate limit) and queues it; a background task sends queued alerts to every
+sink. Sending therefore never delays a delivery: a full queue drops the alert, a failing sink
+is logged, and neither ever raises into the relay. With no sink configured the hooks do
+nothing and the `systemic_failure` log event (`alert: true`) is the only alert.
+
+Sink URLs are credentials (the Telegram token is part of its URL; a webhook URL often holds
+one too), and httpx logs every request's URL. So the client addresses a masked URL (`bot***`,
+`/***`) and the transport swaps in the real one just before the bytes leave: httpx's request
+log and its errors only ever see the mask.
+
+Error tree::
+
+    AlertError
+    └── AlertSendError     a sink did not accept an alert
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+from urllib.parse import quote
+
+import httpx
+import orjson
+from aiokafka.structs import ConsumerRecord
+
+from consumer import __version__
+from consumer.config import AlertSettings, Secret, Settings
+from signing.timestamps import format_timestamp
+
+__all__ = [
+    "Alert",
+    "AlertError",
+    "AlertRateLimiter",
+    "AlertSendError",
+    "AlertSink",
+    "Alerts",
+    "Severity",
+    "TelegramSink",
+    "WebhookSink",
+    "alert_text",
+]
+
+_log = logging.getLogger("signal_relay.alerts")
+
+Severity = Literal["critical", "warning", "info"]
+FieldValue = str | int | float | None
+
+_QUEUE_SIZE = 100
+_CLOSE_FLUSH_SECONDS = 2.0
+_HOUR = 3600.0
+_FORGET_AFTER = 1024
+_TELEGRAM_MAX_TEXT = 4096
+_MAX_ERROR_EXCERPT = 200
+_MASK = "***"
+
+
+class AlertError(Exception):
+    """Base of the errors of the alerts module."""
+
+
+class AlertSendError(AlertError):
+    """A sink did not accept an alert; the message never holds a token or a secret URL."""
+
+    def __init__(self, sink: str, problem: str) -> None:
+        self.sink = sink
+        super().__init__(f"{sink}: {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert for the operator.
+
+    Attributes:
+        kind: what happened: `systemic_failure`, `systemic_resolved` or `key_failing`.
+        key: what it is about within its kind; rate limits apply per (kind, key).
+        summary: one line for a human.
+        severity: `critical`, `warning` or `info`.
+        fields: details, name -> value, flat (a webhook payload carries them at its top level).
+        at: epoch seconds when the alert was raised.
+    """
+
+    kind: str
+    key: str
+    summary: str
+    severity: Severity
+    fields: Mapping[str, FieldValue]
+    at: float
+
+    @property
+    def timestamp(self) -> str:
+        """`at` as an RFC 3339 UTC timestamp."""
+        return format_timestamp(datetime.fromtimestamp(self.at, UTC))
+
+
+class AlertSink(Protocol):
+    """Somewhere alerts go."""
+
+    @property
+    def name(self) -> str:
+        """A short name for logs; never a URL."""
+        ...
+
+    async def send(self, alert: Alert) -> None:
+        """Deliver `alert`, or raise `AlertSendError`."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the sink's connections."""
+        ...
+
+
+def alert_text(alert: Alert, producer_id: str) -> str:
+    """The plain-text message of an alert (Telegram's length limit applied)."""
+    lines = [
+        f"[{alert.severity.upper()}] signal-relay {producer_id}: {alert.kind}",
+        alert.summary,
+        *(f"{name}: {value}" for name, value in alert.fields.items() if value is not None),
+        f"at: {alert.timestamp}",
+    ]
+    return "\n".join(lines)[:_TELEGRAM_MAX_TEXT]
+
+
+class TelegramSink:
+    """Telegram Bot API `sendMessage`, as plain text."""
+
+    name = "telegram"
+
+    def __init__(
+        self,
+        api_url: str,
+        token: Secret,
+        chat_id: str,
+        *,
+        producer_id: str,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._token = token.reveal().decode()
+        self._chat_id = chat_id
+        self._producer_id = producer_id
+        self._url = httpx.URL(f"{api_url.rstrip('/')}/bot{_MASK}/sendMessage")
+        real = httpx.URL(f"{api_url.rstrip('/')}/bot{self._token}/sendMessage")
+        self._client = _masking_client(self._url, real, timeout, transport)
+
+    def __repr__(self) -> str:
+        return f"TelegramSink(url={str(self._url)!r}, chat_id={self._chat_id!r})"
+
+    async def send(self, alert: Alert) -> None:
+        """POST the alert's text to the chat."""
+        payload = {"chat_id": self._chat_id, "text": alert_text(alert, self._producer_id)}
+        hide = (self._token, quote(self._token, safe=""))
+        await _post_json(self._client, self._url, payload, self.name, hide=hide)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()
+
+
+class WebhookSink:
+    """A generic JSON webhook: `{kind, key, summary, severity, <fields>, producer_id, at}`."""
+
+    name = "webhook"
+
+    def __init__(
+        self,
+        url: Secret,
+        *,
+        producer_id: str,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        text = url.reveal().decode()
+        real = httpx.URL(text)
+        self._url = httpx.URL(scheme=real.scheme, host=real.host, port=real.port, path=f"/{_MASK}")
+        secrets = (text, real.path, real.query.decode(), real.password or "")
+        self._hide = tuple(text for text in secrets if len(text) > 1)
+        self._producer_id = producer_id
+        self._client = _masking_client(self._url, real, timeout, transport)
+        if real.username:
+            self._client.auth = httpx.BasicAuth(real.username, real.password or "")
+
+    def __repr__(self) -> str:
+        return f"WebhookSink(url={str(self._url)!r})"
+
+    async def send(self, alert: Alert) -> None:
+        """POST the alert as one JSON object."""
+        payload: dict[str, FieldValue] = {
+            **alert.fields,
+            "kind": alert.kind,
+            "key": alert.key,
+            "summary": alert.summary,
+            "severity": alert.severity,
+            "producer_id": self._producer_id,
+            "at": alert.timestamp,
+        }
+        await _post_json(self._client, self._url, payload, self.name, hide=self._hide)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()
+
+
+class AlertRateLimiter:
+    """At most one alert per (kind, key) every `min_interval` seconds, `max_per_hour` in all."""
+
+    def __init__(
+        self,
+        min_interval: float,
+        max_per_hour: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._min_interval = min_interval
+        self._max_per_hour = max_per_hour
+        self._clock = clock
+        self._last: dict[tuple[str, str], float] = {}
+        self._recent: deque[float] = deque()
+
+    def allow(self, kind: str, key: str) -> bool:
+        """True (and counted) when an alert of this kind and key may go out now."""
+        now = self._clock()
+        recent = self._recent
+        while recent and now - recent[0] >= _HOUR:
+            recent.popleft()
+        last = self._last.get((kind, key))
+        if last is not None and now - last < self._min_interval:
+            return False
+        if len(recent) >= self._max_per_hour:
+            return False
+        self._last[(kind, key)] = now
+        recent.append(now)
+        if len(self._last) > _FORGET_AFTER:
+            self._forget_before(now - self._min_interval)
+        return True
+
+    def _forget_before(self, moment: float) -> None:
+        self._last = {k: t for k, t in self._last.items() if t > moment}
+
+
+class Alerts:
+    """Decides which alerts are due and sends them from a background task; owned by the Relay.
+
+    Lifecycle: `start()` inside the running event loop, `await close()` at the end (queued
+    alerts get a short moment to go out, then the sinks are closed).
+    """
+
+    def __init__(
+        self,
+        config: AlertSettings,
+        sinks: Sequence[AlertSink],
+        *,
+        limiter: AlertRateLimiter | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self._sinks = tuple(sinks)
+        self._limiter = limiter or AlertRateLimiter(
+            config.min_interval_seconds, config.max_per_hour
+        )
+        self._clock = clock
+        self._queue: asyncio.Queue[Alert] = asyncio.Queue(_QUEUE_SIZE)
+        self._worker: asyncio.Task[None] | None = None
+        self._systemic_timer: asyncio.TimerHandle | None = None
+        self._systemic_since: float | None = None
+        self._systemic_alerted = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Alerts:
+        """Alerts with the sinks `settings.alerts` configures (maybe none)."""
+        config = settings.alerts
+        sinks: list[AlertSink] = []
+        if config.telegram_bot_token is not None and config.telegram_chat_id is not None:
+            sinks.append(
+                TelegramSink(
+                    config.telegram_api_url,
+                    config.telegram_bot_token,
+                    config.telegram_chat_id,
+                    producer_id=settings.producer_id,
+                    timeout=config.timeout_seconds,
+                )
+            )
+        if config.webhook_url is not None:
+            sinks.append(
+                WebhookSink(
+                    config.webhook_url,
+                    producer_id=settings.producer_id,
+                    timeout=config.timeout_seconds,
+                )
+            )
+        return cls(config, sinks)
+
+    def __repr__(self) -> str:
+        return f"Alerts(sinks={[sink.name for sink in self._sinks]!r})"
+
+    @property
+    def enabled(self) -> bool:
+        """True when at least one sink is configured."""
+        return bool(self._sinks)
+
+    def start(self) -> None:
+        """Start the sending task (call from the running event loop)."""
+        if self._sinks and self._worker is None:
+            self._worker = asyncio.create_task(self._send_queued(), name="alerts")
+
+    async def close(self) -> None:
+        """Stop watching, give queued alerts a moment to go out, close the sinks."""
+        if self._systemic_timer is not None:
+            self._systemic_timer.cancel()
+            self._systemic_timer = None
+        if self._worker is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), _CLOSE_FLUSH_SECONDS)
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+            self._worker = None
+        await asyncio.gather(*(sink.aclose() for sink in self._sinks))
+
+    # -- hooks ----------------------------------------------------------------------------
+
+    def systemic_changed(self, is_open: bool, reason: str) -> None:
+        """The systemic gate opened or closed: arm the persistence timer, or resolve."""
+        if not self._sinks:
+            return
+        if self._systemic_timer is not None:
+            self._systemic_timer.cancel()
+            self._systemic_timer = None
+        if not is_open:
+            self._systemic_since = self._clock()
+            self._systemic_timer = asyncio.get_running_loop().call_later(
+                self._config.systemic_after_seconds, self._systemic_persisted, reason
+            )
+            return
+        if self._systemic_alerted:
+            self._systemic_alerted = False
+            lasted = self._clock() - (self._systemic_since or self._clock())
+            self._raise(
+                "systemic_resolved",
+                "signal_server",
+                f"deliveries resumed after {lasted:.0f} s ({reason})",
+                "info",
+                {"reason": reason, "lasted_s": round(lasted, 1)},
+            )
+        self._systemic_since = None
+
+    def record_failing(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        attempt: int,
+        error: str,
+        signal_id: str,
+    ) -> None:
+        """A record's attempt failed transiently: alert once its attempts reach the threshold."""
+        threshold = self._config.key_failure_threshold
+        if not self._sinks or threshold == 0 or attempt < threshold:
+            return
+        key = _key_text(record)
+        self._raise(
+            "key_failing",
+            f"{record.topic}/{record.partition}/{key}",
+            f"key {key} has failed {attempt} attempts: {error}",
+            "warning",
+            {
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "kafka_key": key,
+                "signal_id": signal_id,
+                "attempts": attempt,
+                "last_error": error,
+            },
+        )
+
+    # -- deciding and sending -------------------------------------------------------------
+
+    def _systemic_persisted(self, reason: str) -> None:
+        self._systemic_timer = None
+        after = self._config.systemic_after_seconds
+        # Resolved is announced only if this went out (a rate-limited failure stays quiet).
+        self._systemic_alerted = self._raise(
+            "systemic_failure",
+            "signal_server",
+            f"deliveries paused for {after:g} s: {reason}",
+            "critical",
+            {
+                "reason": reason,
+                "action": "check the HMAC secret, OUTBOUND_SERVER_URL and the producer's access",
+            },
+        )
+
+    def _raise(
+        self,
+        kind: str,
+        key: str,
+        summary: str,
+        severity: Severity,
+        fields: Mapping[str, FieldValue],
+    ) -> bool:
+        """Queue the alert unless rate-limited or the queue is full; True when queued."""
+        if not self._limiter.allow(kind, key):
+            _log.debug("alert_suppressed", extra={"fields": {"kind": kind, "key": key}})
+            return False
+        alert = Alert(kind, key, summary, severity, fields, self._clock())
+        try:
+            self._queue.put_nowait(alert)
+        except asyncio.QueueFull:
+            _log.warning("alert_dropped", extra={"fields": {"kind": kind, "key": key}})
+            return False
+        _log.warning(
+            "alert_raised",
+            extra={"fields": {"kind": kind, "key": key, "severity": severity, "summary": summary}},
+        )
+        return True
+
+    async def _send_queued(self) -> None:
+        while True:
+            alert = await self._queue.get()
+            try:
+                await asyncio.gather(*(self._send(sink, alert) for sink in self._sinks))
+            finally:
+                self._queue.task_done()
+
+    @staticmethod
+    async def _send(sink: AlertSink, alert: Alert) -> None:
+        fields: dict[str, object] = {"sink": sink.name, "kind": alert.kind, "key": alert.key}
+        try:
+            await sink.send(alert)
+        except AlertSendError as exc:
+            _log.error("alert_send_failed", extra={"fields": {**fields, "error": str(exc)}})
+        except Exception as exc:  # a bug in a sink must not stop alerts or the relay
+            # Only the type: an unexpected error's text may quote a URL holding a token.
+            _log.error(
+                "alert_send_failed", extra={"fields": {**fields, "error": type(exc).__name__}}
+            )
+        else:
+            _log.debug("alert_sent", extra={"fields": fields})
+
+
+class _UnmaskingTransport(httpx.AsyncBaseTransport):
+    """Sends a request addressed to `masked` to `real` instead."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, masked: httpx.URL, real: httpx.URL) -> None:
+        self._inner = inner
+        self._masked = masked
+        self._real = real
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url == self._masked:
+            request = httpx.Request(
+                request.method,
+                self._real,
+                headers=request.headers,
+                stream=request.stream,
+                extensions=request.extensions,
+            )
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _masking_client(
+    masked: httpx.URL,
+    real: httpx.URL,
+    timeout: float,
+    transport: httpx.AsyncBaseTransport | None,
+) -> httpx.AsyncClient:
+    inner = transport or httpx.AsyncHTTPTransport()
+    return httpx.AsyncClient(
+        transport=_UnmaskingTransport(inner, masked, real),
+        timeout=timeout,
+        headers={"User-Agent": f"signal-relay/{__version__}"},
+    )
+
+
+async def _post_json(
+    client: httpx.AsyncClient,
+    url: httpx.URL,
+    payload: Mapping[str, object],
+    sink: str,
+    *,
+    hide: Iterable[str],
+) -> None:
+    try:
+        response = await client.post(
+            url, content=orjson.dumps(payload), headers={"Content-Type": "application/json"}
+        )
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise AlertSendError(sink, _redact(f"{type(exc).__name__}: {exc}", hide)) from exc
+    if not response.is_success:
+        excerpt = response.text[:_MAX_ERROR_EXCERPT]
+        raise AlertSendError(sink, _redact(f"HTTP {response.status_code}: {excerpt}", hide))
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _key_text(record: ConsumerRecord[bytes, bytes]) -> str:
+    key: bytes | None = record.key
+    if key is None:
+        return "(no key)"
+    return key.decode("utf-8", "replace")[:64]
