@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 
 __all__ = ["loop_name", "run_fast"]
@@ -24,7 +25,6 @@ def run_fast(main: Coroutine[Any, Any, _T]) -> _T:
 def loop_name() -> str:
     """The event loop `run_fast` uses, with its version."""
     try:
-        import uvloop
-    except ImportError:
+        return f"uvloop {version('uvloop')}"
+    except PackageNotFoundError:
         return "asyncio"
-    return f"uvloop {uvloop.__version__}"

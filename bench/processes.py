@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
-import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 
 import psutil
 
-__all__ = ["BenchError", "RssSampler", "free_port", "sampling_rss", "stop_process", "wait_for"]
+__all__ = [
+    "BenchError",
+    "RssSampler",
+    "free_port",
+    "sampling_rss",
+    "start_process",
+    "stop_process",
+    "wait_for",
+]
 
 _STOP_SECONDS = 15.0
 _RSS_INTERVAL = 0.05
@@ -30,25 +39,38 @@ def free_port() -> int:
         return port
 
 
-async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    """Poll `check` until it holds; raise `BenchError` naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
+async def wait_for(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
+    """Poll `check` until it holds; raise `BenchError` naming `what` after `within` s."""
+    deadline = time.monotonic() + within
     while not await check():
         if time.monotonic() > deadline:
-            raise BenchError(f"timed out after {timeout:g}s waiting for {what}")
+            raise BenchError(f"timed out after {within:g}s waiting for {what}")
         await asyncio.sleep(0.05)
 
 
-def stop_process(process: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM) -> int:
+async def start_process(
+    command: Sequence[str], env: Mapping[str, str], log_path: Path
+) -> asyncio.subprocess.Process:
+    """Start `command` with `env` added to ours, its output appended to `log_path`."""
+    with log_path.open("ab") as log:
+        return await asyncio.create_subprocess_exec(
+            *command, env={**os.environ, **env}, stdout=log, stderr=asyncio.subprocess.STDOUT
+        )
+
+
+async def stop_process(process: asyncio.subprocess.Process, *, sig: int = signal.SIGTERM) -> int:
     """Send `sig` (SIGKILL when it lingers past a bound) and reap; returns the exit code."""
-    if process.poll() is None:
-        process.send_signal(sig)
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(sig)
         try:
-            process.wait(_STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
+            async with asyncio.timeout(_STOP_SECONDS):
+                await process.wait()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+    return process.returncode if process.returncode is not None else -1
 
 
 class RssSampler:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -15,8 +13,8 @@ from typing import Any
 
 import aiohttp
 
+from bench.processes import BenchError, free_port, start_process, stop_process, wait_for
 from bench.records import SECRET
-from bench.processes import BenchError, free_port, stop_process, wait_for
 
 __all__ = ["LedgerWatch", "Receiver", "running_receiver"]
 
@@ -79,11 +77,11 @@ class Receiver:
         async with self._session.delete(f"{self.url}/_receiver/ledger") as response:
             await response.read()
 
-    async def watch(self, target: int, timeout: float) -> LedgerWatch:
-        """Poll until `target` signals were accepted; raise `BenchError` after `timeout` s."""
+    async def watch(self, target: int, within: float) -> LedgerWatch:
+        """Poll until `target` signals were accepted; raise `BenchError` after `within` s."""
         samples: list[tuple[float, int]] = []
         first: tuple[float, int] | None = None
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while True:
             count = await self.accepted()
             now = time.monotonic()
@@ -94,7 +92,7 @@ class Receiver:
                 assert first is not None
                 return LedgerWatch(first[0], first[1], now, count, tuple(samples))
             if now > deadline:
-                raise BenchError(f"only {count} of {target} signals accepted after {timeout:g}s")
+                raise BenchError(f"only {count} of {target} signals accepted after {within:g}s")
             await asyncio.sleep(_POLL_SECONDS)
 
 
@@ -102,17 +100,15 @@ class Receiver:
 async def running_receiver(log_path: Path) -> AsyncIterator[Receiver]:
     """`signal-relay receiver` on a free loopback port (uvloop and httptools when installed)."""
     port = free_port()
-    env = {**os.environ, "HMAC_PRODUCER_SECRET": SECRET}
     command = [sys.executable, "-m", "consumer", "receiver", "--port", str(port)]
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = await start_process(command, {"HMAC_PRODUCER_SECRET": SECRET}, log_path)
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session:
             receiver = Receiver(url, session, process.pid)
 
             async def healthy() -> bool:
-                if process.poll() is not None:
+                if process.returncode is not None:
                     raise BenchError(f"the receiver exited with {process.returncode}")
                 try:
                     async with session.get(f"{url}/_receiver/health") as response:
@@ -123,4 +119,4 @@ async def running_receiver(log_path: Path) -> AsyncIterator[Receiver]:
             await wait_for(healthy, _START_SECONDS, "the receiver to answer")
             yield receiver
     finally:
-        stop_process(process)
+        await stop_process(process)

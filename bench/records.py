@@ -67,7 +67,9 @@ def _signal(rng: random.Random, symbols: list[str], n: int, tag: str) -> dict[st
         "confidence": f"{rng.uniform(0.3, 0.99):.3f}",
         "strategy": f"{_STRATEGIES[n % len(_STRATEGIES)]}{tag}",
         "timeframe": _TIMEFRAMES[n % len(_TIMEFRAMES)],
-        "generated_at": (_EPOCH + timedelta(milliseconds=n)).astimezone(_PUBLISHER_ZONE).isoformat(),
+        "generated_at": (_EPOCH + timedelta(milliseconds=n))
+        .astimezone(_PUBLISHER_ZONE)
+        .isoformat(),
     }
     if n % 2:
         signal["signal_id"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))

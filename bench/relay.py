@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
-import os
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 import aiohttp
 
-from bench.processes import BenchError, free_port, stop_process, wait_for
+from bench.processes import BenchError, free_port, start_process, stop_process, wait_for
 from bench.records import SECRET
 
 __all__ = [
@@ -52,7 +51,7 @@ class RelayProcess:
     """One running relay process and its operations port."""
 
     def __init__(
-        self, process: subprocess.Popen[bytes], ops_url: str, session: aiohttp.ClientSession
+        self, process: asyncio.subprocess.Process, ops_url: str, session: aiohttp.ClientSession
     ) -> None:
         self.process = process
         self.ops_url = ops_url
@@ -65,7 +64,7 @@ class RelayProcess:
 
     async def ready(self) -> bool:
         """Whether `/readyz` answers 200 (in the group, broker reachable, not paused)."""
-        if self.process.poll() is not None:
+        if self.process.returncode is not None:
             raise BenchError(f"the relay exited with {self.process.returncode}")
         try:
             async with self._session.get(f"{self.ops_url}/readyz") as response:
@@ -83,9 +82,9 @@ class RelayProcess:
         buckets = parse_histogram(await self.metrics(), _LATENCY_HISTOGRAM)
         return tuple(histogram_quantile(q, buckets) for q in quantiles)
 
-    def kill(self) -> None:
+    async def kill(self) -> None:
         """SIGKILL the relay: no drain, no commit."""
-        stop_process(self.process, sig=signal.SIGKILL)
+        await stop_process(self.process, sig=signal.SIGKILL)
 
 
 def parse_histogram(text: str, name: str) -> list[tuple[float, float]]:
@@ -124,17 +123,12 @@ async def running_relay(
     command: Sequence[str] = (sys.executable, "-m", "consumer", "run"),
 ) -> AsyncIterator[RelayProcess]:
     """A `signal-relay run` child; yields once it is ready; SIGTERM (then SIGKILL) on exit."""
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            list(command), env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
-        )
+    process = await start_process(command, env, log_path)
     try:
         async with aiohttp.ClientSession() as session:
-            relay = RelayProcess(
-                process, f"http://127.0.0.1:{env['RELAY_METRICS_PORT']}", session
-            )
+            relay = RelayProcess(process, f"http://127.0.0.1:{env['RELAY_METRICS_PORT']}", session)
             if wait_ready:
                 await wait_for(relay.ready, _READY_SECONDS, "the relay to join its group")
             yield relay
     finally:
-        stop_process(process)
+        await stop_process(process)

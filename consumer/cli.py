@@ -184,12 +184,24 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     if records:
         _quiet_kafka_client()
         try:
-            count = _run_async(publish_records(_bootstrap(args), topic, records))
+            count = _run_async(
+                publish_records(
+                    _bootstrap(args), topic, records, client_options=_kafka_client_options()
+                )
+            )
         except PublishError as exc:
             return _fail(str(exc))
     allowed = f" ({len(bad)} invalid, allowed by --allow-invalid)" if bad else ""
     print(f"published {count} record(s) to {topic}{allowed}")
     return EXIT_OK
+
+
+def _kafka_client_options() -> dict[str, Any]:
+    """Client options for the Kafka SASL/TLS settings in the environment (a ConfigError if bad)."""
+    from consumer.config import load_kafka_security  # noqa: PLC0415
+    from consumer.kafka_options import kafka_client_options  # noqa: PLC0415
+
+    return kafka_client_options(load_kafka_security(os.environ))
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
@@ -244,7 +256,8 @@ def _cmd_dlq_replay(args: argparse.Namespace) -> int:
         print(f"replayed {item.describe()}", flush=True)
 
     async def main() -> int:
-        records = await read_dead_letters(bootstrap, dlq_topic)
+        options = _kafka_client_options()
+        records = await read_dead_letters(bootstrap, dlq_topic, client_options=options)
         items = plan_replay(
             records, dlq_topic=dlq_topic, select=select, to_topic=args.to, limit=args.limit
         )
@@ -254,7 +267,9 @@ def _cmd_dlq_replay(args: argparse.Namespace) -> int:
             print(f"dry run: {len(items)} of {len(records)} dead letter(s) chosen; none published")
             return EXIT_OK
         bucket = TokenBucket(args.rate) if args.rate else None
-        count = await replay(bootstrap, items, bucket=bucket, on_replayed=replayed)
+        count = await replay(
+            bootstrap, items, bucket=bucket, on_replayed=replayed, client_options=options
+        )
         print(f"replayed {count} of {len(records)} dead letter(s) from {dlq_topic}")
         return EXIT_OK
 

@@ -17,9 +17,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import orjson
 
+from consumer.prepare import prepare_signal
 from schemas.errors import RecordError
-from schemas.record import parse_candidate
-from signing.canonical import canonical_body
 from signing.timestamps import format_timestamp
 
 __all__ = [
@@ -161,11 +160,11 @@ def _expect(records: tuple[StreamRecord, ...], max_size: int) -> Expectation:
     dead: Counter[str] = Counter()
     for record in records:
         try:
-            candidate = parse_candidate(record.value, max_size=max_size)
+            prepared = prepare_signal(record.value, max_size)
         except RecordError as exc:
             dead[exc.dlq_reason] += 1
             continue
-        signal_id = canonical_body(candidate).signal_id
+        candidate, signal_id = prepared.candidate, prepared.signal.signal_id
         signal_ids.add(signal_id)
         if candidate.instrument == REJECTED_INSTRUMENT:
             dead["http_4xx"] += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
@@ -157,10 +157,12 @@ def plan_replay(
     return items
 
 
-async def read_dead_letters(bootstrap_servers: str, dlq_topic: str) -> list[Record]:
+async def read_dead_letters(
+    bootstrap_servers: str, dlq_topic: str, *, client_options: Mapping[str, Any] | None = None
+) -> list[Record]:
     """Every record in the DLQ now (to its high-watermark), partition by partition."""
     try:
-        return await read_topic(bootstrap_servers, dlq_topic)
+        return await read_topic(bootstrap_servers, dlq_topic, client_options=client_options)
     except (TopicError, KafkaError) as exc:
         raise ReplayError(f"cannot read the DLQ {dlq_topic!r}: {exc}") from exc
 
@@ -171,6 +173,7 @@ async def replay(
     *,
     bucket: TokenBucket | None = None,
     on_replayed: Callable[[ReplayItem], None] = lambda item: None,
+    client_options: Mapping[str, Any] | None = None,
 ) -> int:
     """Produce `items` in order with acks=all, paced by `bucket`; return how many were acked.
 
@@ -178,7 +181,9 @@ async def replay(
     """
     if not items:
         return 0
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers, acks="all", linger_ms=5, **(client_options or {})
+    )
     acked = 0
     try:
         await producer.start()

@@ -7,14 +7,15 @@ at the input level: one bad line and nothing is sent, unless bad lines are allow
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from consumer.prepare import prepare_signal
 from schemas.errors import RecordError
-from schemas.record import parse_candidate
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
@@ -61,23 +62,30 @@ def check_lines(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE) -> list[Checke
         if not value.strip():
             continue
         try:
-            candidate = parse_candidate(value, max_size=max_size)
+            prepared = prepare_signal(value, max_size)
         except RecordError as exc:
             checked.append(CheckedLine(number, value, None, str(exc)))
         else:
-            checked.append(CheckedLine(number, value, candidate.instrument.encode(), None))
+            key = prepared.candidate.instrument.encode()
+            checked.append(CheckedLine(number, value, key, None))
     return checked
 
 
 async def publish_records(
-    bootstrap_servers: str, topic: str, records: Iterable[tuple[bytes | None, bytes]]
+    bootstrap_servers: str,
+    topic: str,
+    records: Iterable[tuple[bytes | None, bytes]],
+    *,
+    client_options: Mapping[str, Any] | None = None,
 ) -> int:
     """Produce `(key, value)` records in order with acks=all; return how many were acknowledged.
 
     Every send is started before any acknowledgement is awaited, so the producer batches them;
     order per partition is the input order.
     """
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers, acks="all", linger_ms=5, **(client_options or {})
+    )
     try:
         await producer.start()
         pending = [await producer.send(topic, value=value, key=key) for key, value in records]

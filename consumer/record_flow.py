@@ -22,11 +22,11 @@ from consumer.dead_letter import DeadLetter, DeadLetterWriter, dlq_headers
 from consumer.delivery import AttemptResult, HttpSender
 from consumer.metrics import RelayMetrics
 from consumer.outcome import Outcome, classify
+from consumer.prepare import CanonicalTooLargeError, prepare_signal
 from consumer.retry import RetryPolicy
 from consumer.systemic import SystemicGate
 from schemas.errors import RecordError
-from schemas.record import parse_candidate
-from signing.canonical import CanonicalSignal, canonical_body
+from signing.canonical import CanonicalSignal
 
 __all__ = ["Abandoned", "RecordFlow"]
 
@@ -79,16 +79,11 @@ class RecordFlow:
     ) -> str:
         """Return the record's final outcome name; raise `Abandoned` if `closing` interrupts."""
         try:
-            candidate = parse_candidate(record.value, max_size=self._max_body_size)
+            signal = prepare_signal(record.value, self._max_body_size).signal
         except RecordError as exc:
             now = self._clock()
-            await self._dead_letter(record, DeadLetter(exc.dlq_reason, str(exc), 0, now, now))
-            return "dead_lettered"
-        signal = canonical_body(candidate)
-        if len(signal.body) > self._max_body_size:
-            now = self._clock()
-            error = f"canonical body is {len(signal.body)} bytes, over {self._max_body_size}"
-            letter = DeadLetter("too_large", error, 0, now, now, signal_id=signal.signal_id)
+            signal_id = exc.signal_id if isinstance(exc, CanonicalTooLargeError) else None
+            letter = DeadLetter(exc.dlq_reason, str(exc), 0, now, now, signal_id=signal_id)
             await self._dead_letter(record, letter)
             return "dead_lettered"
         if self._dead_letters is None:

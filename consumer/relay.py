@@ -13,18 +13,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
-from aiokafka.helpers import create_ssl_context
 
 from consumer.alerts import Alerts
 from consumer.commits import CommitLoop, ContiguousTracker
-from consumer.config import KafkaSecurity, Settings
+from consumer.config import Settings
 from consumer.dead_letter import DeadLetterWriter
 from consumer.delivery import HttpSender, build_http_client
 from consumer.health import OpsServer
+from consumer.kafka_options import kafka_client_options
 from consumer.metrics import RelayMetrics
 from consumer.ordering import PartitionLane
 from consumer.record_flow import RecordFlow
@@ -36,7 +35,6 @@ __all__ = [
     "RelayCrashedError",
     "RelayError",
     "RelayStartError",
-    "kafka_client_options",
     "run_until_signalled",
 ]
 
@@ -57,19 +55,6 @@ class RelayStartError(RelayError):
 
 class RelayCrashedError(RelayError):
     """A bug or an unrecoverable client error stopped the relay; uncommitted records replay."""
-
-
-def kafka_client_options(security: KafkaSecurity) -> dict[str, Any]:
-    """aiokafka keyword arguments for the configured SASL/TLS settings."""
-    options: dict[str, Any] = {"security_protocol": security.protocol}
-    if security.protocol in {"SSL", "SASL_SSL"}:
-        options["ssl_context"] = create_ssl_context(cafile=security.ssl_cafile)
-    if security.sasl_mechanism:
-        options["sasl_mechanism"] = security.sasl_mechanism
-        options["sasl_plain_username"] = security.sasl_username
-        if security.sasl_password is not None:
-            options["sasl_plain_password"] = security.sasl_password.reveal().decode()
-    return options
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -179,10 +164,10 @@ class Relay:
             self.alerts.start()
             if s.metrics_port:
                 self.ops_port = await ops.start(s.metrics_host, s.metrics_port)
-            if producer is not None:
-                await producer.start()
             consumer.subscribe([s.topic], listener=_Rebalance(self._release, self._adopt))
             try:
+                if producer is not None:
+                    await producer.start()
                 await consumer.start()
             except KafkaError as exc:
                 raise RelayStartError(

@@ -5,7 +5,7 @@ broker auto-create a missing topic, which would hide a typo behind an empty resu
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -71,6 +71,7 @@ async def read_topic(
     topic: str,
     *,
     timeout: float = 30.0,  # noqa: ASYNC109 - a bound callers need not build themselves
+    client_options: Mapping[str, Any] | None = None,
 ) -> list[ConsumerRecord]:
     """Every record in `topic` now, partition by partition, each in offset order.
 
@@ -78,7 +79,8 @@ async def read_topic(
     high-watermark first seen for each. ListOffsets (`end_offsets`) is not used because
     Tansu answers it wrongly.
     """
-    async with _admin(bootstrap_servers) as admin:
+    options = dict(client_options or {})
+    async with _admin(bootstrap_servers, options) as admin:
         partitions = await _existing_partitions(admin, topic)
     assignment = [TopicPartition(topic, partition) for partition in partitions]
     consumer = AIOKafkaConsumer(
@@ -86,6 +88,7 @@ async def read_topic(
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **options,
     )
     await consumer.start()
     try:
@@ -136,8 +139,10 @@ async def _read_to_high_watermarks(
 
 
 @asynccontextmanager
-async def _admin(bootstrap_servers: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+async def _admin(
+    bootstrap_servers: str, options: Mapping[str, Any] | None = None
+) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(options or {}))
     await admin.start()
     try:
         yield admin

@@ -67,7 +67,7 @@ def test_each_bad_setting_names_its_variable(variable: str, value: str) -> None:
 def test_required_settings_are_required(missing: str) -> None:
     """Each required variable, when absent, is named in the error."""
     env = {k: v for k, v in BASE.items() if k != missing}
-    with pytest.raises(ConfigError, match=f"^{missing}: "):
+    with pytest.raises(ConfigError, match=rf"^{missing}: "):
         load_settings(env)
 
 
@@ -80,9 +80,9 @@ def test_secret_from_file_and_never_in_repr(tmp_path: Path) -> None:
     assert s.secret == Secret(SECRET.encode())
     assert SECRET not in repr(s)
     assert SECRET not in str(s.secret)
-    with pytest.raises(ConfigError, match="^HMAC_PRODUCER_SECRET: set either"):
+    with pytest.raises(ConfigError, match=r"^HMAC_PRODUCER_SECRET: set either"):
         load_settings({**BASE, "HMAC_PRODUCER_SECRET_FILE": str(path)})
-    with pytest.raises(ConfigError, match="^HMAC_PRODUCER_SECRET_FILE: cannot read"):
+    with pytest.raises(ConfigError, match=r"^HMAC_PRODUCER_SECRET_FILE: cannot read"):
         load_settings({**env, "HMAC_PRODUCER_SECRET_FILE": str(tmp_path / "absent")})
 
 
