@@ -1,8 +1,7 @@
 """Kafka backlog to 201s: the relay, the naive baseline and the raw HTTP ceiling, side by side.
 
-All three post to the same receiver process, whose injected latency is set per run. The relay
-and the naive baseline read the same backlog topic, each as a consumer group of its own; the
-receiver's ledger is cleared before every run, so each run's signals all count as new.
+All three post to the same receiver process, whose injected latency is set per run. Every run
+reads a backlog topic of its own, and the receiver's ledger is cleared before it.
 """
 
 from __future__ import annotations
@@ -45,18 +44,16 @@ _MIN_WAIT_SECONDS = 60.0
 
 @dataclass(frozen=True, slots=True)
 class Stage:
-    """What every run shares: the broker, the receiver, the backlog and where logs go.
+    """What every run shares: the broker, the receiver and where logs go.
 
     Attributes:
         bootstrap: the broker's bootstrap servers.
         receiver: the running reference receiver.
-        backlog: the pre-loaded topic.
         logs: the directory child processes log into.
     """
 
     bootstrap: str
     receiver: Receiver
-    backlog: Backlog
     logs: Path
 
 
@@ -137,6 +134,7 @@ class CeilingRun:
 
 async def measure_relay(
     stage: Stage,
+    backlog: Backlog,
     latency_ms: float,
     *,
     max_in_flight: int | None = None,
@@ -144,8 +142,8 @@ async def measure_relay(
     live_rate: float = 0.0,
     live_seconds: float = 0.0,
 ) -> RelayRun:
-    """Drain the backlog with one fresh relay process (a group of its own), then go live."""
-    receiver, backlog = stage.receiver, stage.backlog
+    """Drain `backlog` with one fresh relay process (a group of its own), then go live."""
+    receiver = stage.receiver
     await receiver.set_faults(latency_ms=latency_ms)
     await receiver.clear()
     overrides: dict[str, str | int] = {"KAFKA_GROUP_ID": f"relay-{uuid.uuid4().hex[:8]}"}
@@ -166,7 +164,7 @@ async def measure_relay(
         live_p50 = live_p99 = float("nan")
         if live_rate and live_seconds:
             live_p50, live_p99 = await _live_phase(
-                stage, relay, backlog_buckets, live_rate, live_seconds
+                stage, backlog.topic, relay, backlog_buckets, live_rate * live_seconds, live_rate
             )
     return RelayRun(
         latency_ms=latency_ms,
@@ -187,27 +185,29 @@ async def measure_relay(
 
 async def _live_phase(
     stage: Stage,
+    topic: str,
     relay: RelayProcess,
     before: list[tuple[float, float]],
+    count: float,
     rate: float,
-    seconds: float,
 ) -> tuple[float, float]:
-    """Publish at `rate` for `seconds` to the caught-up relay; latency quantiles of just that."""
-    count = int(rate * seconds)
-    target = await stage.receiver.accepted() + count
-    await publish_paced(stage.bootstrap, stage.backlog.topic, count, rate)
-    await stage.receiver.watch(target, _wait_bound(count))
+    """Publish `count` signals at `rate` to the caught-up relay; latency quantiles of them."""
+    target = await stage.receiver.accepted() + int(count)
+    await publish_paced(stage.bootstrap, topic, int(count), rate)
+    await stage.receiver.watch(target, _wait_bound(int(count)))
     after = parse_histogram(await relay.metrics(), _LATENCY)
     delta = [(bound, total - done) for (bound, total), (_, done) in zip(after, before, strict=True)]
     return histogram_quantile(0.5, delta), histogram_quantile(0.99, delta)
 
 
-async def measure_naive(stage: Stage, latency_ms: float, seconds: float) -> NaiveRun:
-    """Run the naive baseline (own process, own group) for `seconds` of deliveries."""
+async def measure_naive(
+    stage: Stage, backlog: Backlog, latency_ms: float, seconds: float
+) -> NaiveRun:
+    """Run the naive baseline (own process, own group) on `backlog` for `seconds`."""
     await stage.receiver.set_faults(latency_ms=latency_ms)
     await stage.receiver.clear()
     group = f"naive-{uuid.uuid4().hex[:8]}"
-    args = [stage.bootstrap, stage.backlog.topic, group, stage.receiver.url, str(seconds)]
+    args = [stage.bootstrap, backlog.topic, group, stage.receiver.url, str(seconds)]
     result = await _child("bench.naive", args, stage.logs / "naive.log")
     accepted = await stage.receiver.accepted()
     if accepted != result["delivered"]:

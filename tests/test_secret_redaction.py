@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alert_inbox import AlertInbox, Posted
 from conftest import TopicFactory, eventually_async
 from relay_harness import (
     encode,
@@ -26,7 +27,6 @@ from relay_harness import (
     running_relay,
     signal,
 )
-from test_alerts import AlertInbox, Posted
 
 from consumer.alerts import Alerts, TelegramSink, WebhookSink
 from consumer.cli import main
