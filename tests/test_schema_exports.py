@@ -18,7 +18,9 @@ def test_every_record_error_is_exported() -> None:
     pending: list[type[schemas.RecordError]] = [schemas.RecordError]
     while pending:
         error = pending.pop()
-        assert error in exported
         pending.extend(error.__subclasses__())
+        if not error.__module__.startswith("schemas."):
+            continue  # a refinement defined by a user of the package (consumer.prepare)
+        assert error in exported
         if error is not schemas.RecordError:
             assert error.dlq_reason in {"invalid_json", "invalid_schema", "too_large"}

@@ -1,0 +1,197 @@
+"""`python -m bench` (`make bench`): measure the relay; write bench/RESULTS.md and a chart.
+
+Steps: the CPU pipeline on one core; then, with a local broker and the reference receiver in
+processes of their own, the relay against the naive baseline and the aiohttp ceiling at 0 ms
+and 20 ms receiver latency; a sweep of RELAY_MAX_IN_FLIGHT and of the HTTP transport; peak
+memory through an outage with a large backlog; and duplicates after a SIGKILL. `--quick` runs
+every step at smoke-test sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.backlog import load_backlog
+from bench.crash import measure_crash
+from bench.end_to_end import (
+    CeilingRun,
+    NaiveRun,
+    RelayRun,
+    Stage,
+    measure_ceiling,
+    measure_naive,
+    measure_relay,
+)
+from bench.machine import describe_machine, load_average
+from bench.memory import measure_memory
+from bench.pipeline import measure_pipeline, profile_pipeline
+from bench.receiver import running_receiver
+from bench.records import SECRET
+from bench.report import Results, Sizes, render_markdown, write_chart
+from consumer.config import Settings, load_settings
+from consumer.local_broker import local_broker
+
+LATENCIES_MS = (0.0, 20.0)
+FULL = Sizes(
+    pipeline_records=20_000,
+    backlog=20_000,
+    naive_seconds=10.0,
+    live_rate=1_000.0,
+    live_seconds=5.0,
+    sweep_backlog=10_000,
+    sweep_in_flight=(16, 32, 64, 128, 256),
+    memory_backlog=200_000,
+    down_seconds=15.0,
+    crash_backlog=20_000,
+)
+QUICK = Sizes(
+    pipeline_records=3_000,
+    backlog=3_000,
+    naive_seconds=3.0,
+    live_rate=200.0,
+    live_seconds=2.0,
+    sweep_backlog=0,
+    sweep_in_flight=(),
+    memory_backlog=20_000,
+    down_seconds=3.0,
+    crash_backlog=3_000,
+)
+_PIPELINE_ROUNDS = 5
+_PROFILE_RECORDS = 5_000
+_HERE = Path(__file__).resolve().parent
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; 0 when every step ran (targets met or not), 1 when a step failed."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smoke-test sizes (about 1 min)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=_HERE,
+        help="directory for RESULTS.md and throughput.png (default: bench/)",
+    )
+    args = parser.parse_args(argv)
+    logs = Path(tempfile.mkdtemp(prefix="signal-relay-bench-"))
+    try:
+        results = asyncio.run(_measure(QUICK if args.quick else FULL, args.quick, logs))
+    except Exception as exc:
+        print(f"bench: failed: {type(exc).__name__}: {exc} (child logs in {logs})", file=sys.stderr)
+        return 1
+    shutil.rmtree(logs, ignore_errors=True)
+    markdown = render_markdown(results)
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "RESULTS.md").write_text(markdown)
+    write_chart(results, args.output / "throughput.png")
+    print(markdown)
+    print(f"wrote {args.output / 'RESULTS.md'} and {args.output / 'throughput.png'}")
+    return 0
+
+
+def _defaults() -> Settings:
+    """The relay's settings with nothing but the required variables set."""
+    return load_settings(
+        {"PRODUCER_ID": "bench", "HMAC_PRODUCER_SECRET": SECRET, "OUTBOUND_SERVER_URL": "http://x"}
+    )
+
+
+def _step(loads: list[float], what: str) -> None:
+    loads.append(load_average()[0])
+    print(f"bench: {what} (load {loads[-1]:.2f})", file=sys.stderr, flush=True)
+
+
+async def _measure(sizes: Sizes, quick: bool, logs: Path) -> Results:
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    started = time.monotonic()
+    defaults = _defaults()
+    loads: list[float] = []
+    _step(loads, "pipeline")
+    pipeline = measure_pipeline(sizes.pipeline_records, _PIPELINE_ROUNDS)
+    profile = profile_pipeline(min(sizes.pipeline_records, _PROFILE_RECORDS))
+    with local_broker() as broker:
+        bootstrap = broker.bootstrap_servers
+        async with running_receiver(logs / "receiver.log") as receiver:
+            stage = Stage(bootstrap, receiver, logs)
+            relay: list[RelayRun] = []
+            naive: list[NaiveRun] = []
+            ceiling: list[CeilingRun] = []
+            for ms in LATENCIES_MS:
+                _step(loads, f"relay at {ms:g} ms")
+                relay.append(
+                    await measure_relay(
+                        stage,
+                        await load_backlog(bootstrap, sizes.backlog),
+                        ms,
+                        live_rate=sizes.live_rate,
+                        live_seconds=sizes.live_seconds,
+                    )
+                )
+                _step(loads, f"naive baseline at {ms:g} ms")
+                backlog = await load_backlog(bootstrap, sizes.backlog)
+                naive.append(await measure_naive(stage, backlog, ms, sizes.naive_seconds))
+                _step(loads, f"aiohttp ceiling at {ms:g} ms")
+                ceiling.append(
+                    await measure_ceiling(stage, ms, sizes.backlog, defaults.max_in_flight)
+                )
+            sweep = await _sweep(stage, sizes, defaults, loads)
+            _step(loads, f"memory: {sizes.memory_backlog:,} backlog through an outage")
+            memory = await measure_memory(
+                stage, await load_backlog(bootstrap, sizes.memory_backlog), sizes.down_seconds
+            )
+            _step(loads, "crash: SIGKILL mid-backlog")
+            crash = await measure_crash(stage, await load_backlog(bootstrap, sizes.crash_backlog))
+    _step(loads, "done")
+    return Results(
+        machine=describe_machine(),
+        started=started_at,
+        seconds=time.monotonic() - started,
+        quick=quick,
+        sizes=sizes,
+        loads=tuple(loads),
+        broker=f"{broker.kind} (consumer.local_broker)",
+        default_in_flight=defaults.max_in_flight,
+        default_transport=defaults.http_transport,
+        pipeline=pipeline,
+        pipeline_profile=profile,
+        relay=tuple(relay),
+        naive=tuple(naive),
+        ceiling=tuple(ceiling),
+        sweep=sweep,
+        memory=memory,
+        crash=crash,
+    )
+
+
+async def _sweep(
+    stage: Stage, sizes: Sizes, defaults: Settings, loads: list[float]
+) -> tuple[RelayRun, ...]:
+    """The relay at the other in-flight limits, then with the other HTTP transport."""
+    if not sizes.sweep_backlog:
+        return ()
+    runs = []
+    other = "httpx" if defaults.http_transport == "aiohttp" else "aiohttp"
+    for ms in LATENCIES_MS:
+        for limit in sizes.sweep_in_flight:
+            if limit == defaults.max_in_flight:
+                continue
+            _step(loads, f"sweep: RELAY_MAX_IN_FLIGHT={limit} at {ms:g} ms")
+            backlog = await load_backlog(stage.bootstrap, sizes.sweep_backlog)
+            runs.append(await measure_relay(stage, backlog, ms, max_in_flight=limit))
+        _step(loads, f"sweep: OUTBOUND_HTTP_TRANSPORT={other} at {ms:g} ms")
+        backlog = await load_backlog(stage.bootstrap, sizes.sweep_backlog)
+        runs.append(await measure_relay(stage, backlog, ms, transport=other))
+    return tuple(runs)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main())
