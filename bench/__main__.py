@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -44,6 +45,7 @@ LATENCIES_MS = (0.0, 20.0)
 FULL = Sizes(
     pipeline_records=20_000,
     backlog=20_000,
+    naive_backlog=20_000,
     naive_seconds=10.0,
     live_rate=1_000.0,
     live_seconds=5.0,
@@ -56,6 +58,7 @@ FULL = Sizes(
 QUICK = Sizes(
     pipeline_records=3_000,
     backlog=3_000,
+    naive_backlog=10_000,
     naive_seconds=3.0,
     live_rate=200.0,
     live_seconds=2.0,
@@ -81,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="directory for RESULTS.md and throughput.png (default: bench/)",
     )
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so that the broker and the children are stopped.
+    signal.signal(signal.SIGTERM, _terminate)
     logs = Path(tempfile.mkdtemp(prefix="signal-relay-bench-"))
     try:
         results = asyncio.run(_measure(QUICK if args.quick else FULL, args.quick, logs))
@@ -95,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(markdown)
     print(f"wrote {args.output / 'RESULTS.md'} and {args.output / 'throughput.png'}")
     return 0
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _defaults() -> Settings:
@@ -136,7 +145,7 @@ async def _measure(sizes: Sizes, quick: bool, logs: Path) -> Results:
                     )
                 )
                 _step(loads, f"naive baseline at {ms:g} ms")
-                backlog = await load_backlog(bootstrap, sizes.backlog)
+                backlog = await load_backlog(bootstrap, sizes.naive_backlog)
                 naive.append(await measure_naive(stage, backlog, ms, sizes.naive_seconds))
                 _step(loads, f"aiohttp ceiling at {ms:g} ms")
                 ceiling.append(

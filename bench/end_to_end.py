@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 
 from bench.backlog import Backlog, publish_paced
-from bench.processes import BenchError, sampling_rss
+from bench.processes import BenchError, sampling_rss, stop_process
 from bench.receiver import Receiver
 from bench.relay import (
     RelayProcess,
@@ -40,6 +40,7 @@ _LATENCY = "signal_relay_consume_to_delivered_seconds"
 _REQUEST = "signal_relay_request_duration_seconds"
 _DRAIN_SECONDS_PER_RECORD = 0.01
 _MIN_WAIT_SECONDS = 60.0
+_CHILD_SECONDS = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +236,12 @@ async def _child(module: str, args: list[str], log_path: Path) -> dict[str, floa
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", module, *args, stdout=asyncio.subprocess.PIPE, stderr=log
         )
-        out, _ = await process.communicate()
+        try:
+            async with asyncio.timeout(_CHILD_SECONDS):
+                out, _ = await process.communicate()
+        except TimeoutError:
+            await stop_process(process)
+            raise BenchError(f"{module} did not finish within {_CHILD_SECONDS:g}s") from None
     if process.returncode != 0:
         raise BenchError(f"{module} exited with {process.returncode}; see {log_path}")
     result: dict[str, float] = orjson.loads(out.splitlines()[-1])

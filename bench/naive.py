@@ -77,8 +77,11 @@ async def _partition(
     latencies: list[float],
 ) -> None:
     secret = SECRET.encode()
-    while time.perf_counter() < stop_at:
-        record = await consumer.getone(tp)
+    while (left := stop_at - time.perf_counter()) > 0:
+        try:
+            record = await asyncio.wait_for(consumer.getone(tp), left)
+        except TimeoutError:
+            return  # the partition ran dry before the time was up
         fetched = time.perf_counter()
         signal = canonical_body(parse_candidate(record.value))
         headers = signed_headers(

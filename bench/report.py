@@ -29,6 +29,7 @@ class Sizes:
     Attributes:
         pipeline_records: records per pipeline round.
         backlog: signals pre-loaded for each relay run (and the ceiling's POST count).
+        naive_backlog: signals pre-loaded for the naive baseline (more than it can deliver).
         naive_seconds: how long the naive baseline runs.
         live_rate: signals per second published in the live phase.
         live_seconds: how long the live phase publishes.
@@ -41,6 +42,7 @@ class Sizes:
 
     pipeline_records: int
     backlog: int
+    naive_backlog: int
     naive_seconds: float
     live_rate: float
     live_seconds: float

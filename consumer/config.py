@@ -135,6 +135,7 @@ class Settings:
     dlq_topic: str = "signals.candidates.dlq"
     session_timeout_ms: int = 10000
     heartbeat_interval_ms: int = 3000
+    rebalance_timeout_ms: int = 60000
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     enabled: bool = True
     ingest_path: str = "/api/v1/signals/ingest"
@@ -232,7 +233,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     """Validate the environment into `Settings`, or raise `ConfigError` naming the variable."""
     env = _Env(environ)
     topic = env.text("KAFKA_TOPIC", "signals.candidates")
-    return Settings(
+    settings = Settings(
         producer_id=_producer_id(env),
         secret=_secret(env, "HMAC_PRODUCER_SECRET", min_bytes=MIN_SECRET_BYTES),
         server_url=_server_url(env),
@@ -242,6 +243,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         dlq_topic=env.text("KAFKA_DLQ_TOPIC", f"{topic}.dlq"),
         session_timeout_ms=env.number("KAFKA_SESSION_TIMEOUT_MS", 10000, int, 1000, 300000),
         heartbeat_interval_ms=env.number("KAFKA_HEARTBEAT_INTERVAL_MS", 3000, int, 100, 100000),
+        rebalance_timeout_ms=env.number("KAFKA_REBALANCE_TIMEOUT_MS", 60000, int, 1000, 600000),
         auto_offset_reset=_offset_reset(env),
         enabled=env.boolean("HMAC_PRODUCER_ENABLED", True),
         ingest_path=_ingest_path(env),
@@ -262,6 +264,22 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         kafka_security=_kafka_security(env),
         alerts=_alerts(env),
     )
+    _check_consistency(settings)
+    return settings
+
+
+def _check_consistency(s: Settings) -> None:
+    """Rules between settings, each reported against the variable to change."""
+    if s.heartbeat_interval_ms * 3 > s.session_timeout_ms:
+        raise ConfigError(
+            "KAFKA_HEARTBEAT_INTERVAL_MS", "must be at most a third of KAFKA_SESSION_TIMEOUT_MS"
+        )
+    # Revocation waits for in-flight requests, then commits; the group must still wait for us.
+    if s.revoke_grace_seconds * 1000 + 5000 > s.rebalance_timeout_ms:
+        raise ConfigError(
+            "RELAY_REVOKE_GRACE_SECONDS",
+            "must be at least 5 s shorter than KAFKA_REBALANCE_TIMEOUT_MS",
+        )
 
 
 def _producer_id(env: _Env) -> str:

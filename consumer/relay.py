@@ -131,6 +131,7 @@ class Relay:
             auto_offset_reset=s.auto_offset_reset,
             session_timeout_ms=s.session_timeout_ms,
             heartbeat_interval_ms=s.heartbeat_interval_ms,
+            rebalance_timeout_ms=s.rebalance_timeout_ms,
             client_id=f"signal-relay-{s.producer_id}",
             **kafka,
         )

@@ -52,6 +52,8 @@ def test_defaults_follow_the_contract() -> None:
         ("LOG_LEVEL", "LOUD"),
         ("OUTBOUND_INGEST_PATH", "no-slash"),
         ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL"),
+        ("KAFKA_HEARTBEAT_INTERVAL_MS", "5000"),
+        ("RELAY_REVOKE_GRACE_SECONDS", "56"),
     ],
 )
 def test_each_bad_setting_names_its_variable(variable: str, value: str) -> None:
