@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import signal
 import sys
@@ -32,7 +31,7 @@ from bench.end_to_end import (
     measure_naive,
     measure_relay,
 )
-from bench.machine import describe_machine, load_average
+from bench.machine import cpu_snapshot, describe_machine, load_average
 from bench.memory import measure_memory
 from bench.pipeline import measure_pipeline, profile_pipeline
 from bench.receiver import running_receiver
@@ -46,14 +45,16 @@ FULL = Sizes(
     pipeline_records=20_000,
     backlog=20_000,
     naive_backlog=20_000,
-    naive_seconds=10.0,
+    naive_seconds=8.0,
     live_rate=1_000.0,
-    live_seconds=5.0,
+    live_seconds=4.0,
     sweep_backlog=10_000,
     sweep_in_flight=(16, 32, 64, 128, 256),
+    transport_backlog=3_000,
     memory_backlog=200_000,
     down_seconds=15.0,
     crash_backlog=20_000,
+    repeats=2,
 )
 QUICK = Sizes(
     pipeline_records=3_000,
@@ -64,9 +65,11 @@ QUICK = Sizes(
     live_seconds=2.0,
     sweep_backlog=0,
     sweep_in_flight=(),
+    transport_backlog=0,
     memory_backlog=20_000,
     down_seconds=3.0,
     crash_backlog=3_000,
+    repeats=1,
 )
 _PIPELINE_ROUNDS = 5
 _PROFILE_RECORDS = 5_000
@@ -121,6 +124,7 @@ def _step(loads: list[float], what: str) -> None:
 async def _measure(sizes: Sizes, quick: bool, logs: Path) -> Results:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.monotonic()
+    cpu_before = cpu_snapshot()
     defaults = _defaults()
     loads: list[float] = []
     _step(loads, "pipeline")
@@ -130,27 +134,7 @@ async def _measure(sizes: Sizes, quick: bool, logs: Path) -> Results:
         bootstrap = broker.bootstrap_servers
         async with running_receiver(logs / "receiver.log") as receiver:
             stage = Stage(bootstrap, receiver, logs)
-            relay: list[RelayRun] = []
-            naive: list[NaiveRun] = []
-            ceiling: list[CeilingRun] = []
-            for ms in LATENCIES_MS:
-                _step(loads, f"relay at {ms:g} ms")
-                relay.append(
-                    await measure_relay(
-                        stage,
-                        await load_backlog(bootstrap, sizes.backlog),
-                        ms,
-                        live_rate=sizes.live_rate,
-                        live_seconds=sizes.live_seconds,
-                    )
-                )
-                _step(loads, f"naive baseline at {ms:g} ms")
-                backlog = await load_backlog(bootstrap, sizes.naive_backlog)
-                naive.append(await measure_naive(stage, backlog, ms, sizes.naive_seconds))
-                _step(loads, f"aiohttp ceiling at {ms:g} ms")
-                ceiling.append(
-                    await measure_ceiling(stage, ms, sizes.backlog, defaults.max_in_flight)
-                )
+            relay, naive, ceiling = await _compare(stage, sizes, defaults, loads)
             sweep = await _sweep(stage, sizes, defaults, loads)
             _step(loads, f"memory: {sizes.memory_backlog:,} backlog through an outage")
             memory = await measure_memory(
@@ -159,6 +143,7 @@ async def _measure(sizes: Sizes, quick: bool, logs: Path) -> Results:
             _step(loads, "crash: SIGKILL mid-backlog")
             crash = await measure_crash(stage, await load_backlog(bootstrap, sizes.crash_backlog))
     _step(loads, "done")
+    others_cpu = cpu_snapshot().others_since(cpu_before)
     return Results(
         machine=describe_machine(),
         started=started_at,
@@ -166,24 +151,48 @@ async def _measure(sizes: Sizes, quick: bool, logs: Path) -> Results:
         quick=quick,
         sizes=sizes,
         loads=tuple(loads),
+        others_cpu=others_cpu,
         broker=f"{broker.kind} (consumer.local_broker)",
         default_in_flight=defaults.max_in_flight,
         default_transport=defaults.http_transport,
         pipeline=pipeline,
         pipeline_profile=profile,
-        relay=tuple(relay),
-        naive=tuple(naive),
-        ceiling=tuple(ceiling),
+        relay=relay,
+        naive=naive,
+        ceiling=ceiling,
         sweep=sweep,
         memory=memory,
         crash=crash,
     )
 
 
+async def _compare(
+    stage: Stage, sizes: Sizes, defaults: Settings, loads: list[float]
+) -> tuple[tuple[RelayRun, ...], tuple[NaiveRun, ...], tuple[CeilingRun, ...]]:
+    """Relay, naive baseline and ceiling at each latency; repeats interleave the latencies."""
+    relay: list[RelayRun] = []
+    naive: list[NaiveRun] = []
+    ceiling: list[CeilingRun] = []
+    for ms in [ms for _ in range(sizes.repeats) for ms in LATENCIES_MS]:
+        _step(loads, f"relay at {ms:g} ms")
+        backlog = await load_backlog(stage.bootstrap, sizes.backlog)
+        relay.append(
+            await measure_relay(
+                stage, backlog, ms, live_rate=sizes.live_rate, live_seconds=sizes.live_seconds
+            )
+        )
+        _step(loads, f"naive baseline at {ms:g} ms")
+        backlog = await load_backlog(stage.bootstrap, sizes.naive_backlog)
+        naive.append(await measure_naive(stage, backlog, ms, sizes.naive_seconds))
+        _step(loads, f"aiohttp ceiling at {ms:g} ms")
+        ceiling.append(await measure_ceiling(stage, ms, sizes.backlog, defaults.max_in_flight))
+    return tuple(relay), tuple(naive), tuple(ceiling)
+
+
 async def _sweep(
     stage: Stage, sizes: Sizes, defaults: Settings, loads: list[float]
 ) -> tuple[RelayRun, ...]:
-    """The relay at the other in-flight limits, then with the other HTTP transport."""
+    """The relay at other in-flight limits, with the other HTTP transport, without uvloop."""
     if not sizes.sweep_backlog:
         return ()
     runs = []
@@ -196,11 +205,13 @@ async def _sweep(
             backlog = await load_backlog(stage.bootstrap, sizes.sweep_backlog)
             runs.append(await measure_relay(stage, backlog, ms, max_in_flight=limit))
         _step(loads, f"sweep: OUTBOUND_HTTP_TRANSPORT={other} at {ms:g} ms")
-        backlog = await load_backlog(stage.bootstrap, sizes.sweep_backlog)
+        backlog = await load_backlog(stage.bootstrap, sizes.transport_backlog)
         runs.append(await measure_relay(stage, backlog, ms, transport=other))
+        _step(loads, f"sweep: plain asyncio event loop at {ms:g} ms")
+        backlog = await load_backlog(stage.bootstrap, sizes.sweep_backlog)
+        runs.append(await measure_relay(stage, backlog, ms, plain_asyncio=True))
     return tuple(runs)
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     raise SystemExit(main())

@@ -41,6 +41,14 @@ _REQUEST = "signal_relay_request_duration_seconds"
 _DRAIN_SECONDS_PER_RECORD = 0.01
 _MIN_WAIT_SECONDS = 60.0
 _CHILD_SECONDS = 300.0
+_RELAY = (sys.executable, "-m", "consumer", "run")
+# `signal-relay run` with uvloop made unimportable: the CLI falls back to asyncio.run.
+_ASYNCIO_RELAY = (
+    sys.executable,
+    "-c",
+    "import sys; sys.modules['uvloop'] = None; "
+    "from consumer.cli import main; sys.exit(main(['run']))",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +74,7 @@ class RelayRun:
         latency_ms: the receiver's injected latency.
         max_in_flight: `RELAY_MAX_IN_FLIGHT`, or None for the default.
         transport: `OUTBOUND_HTTP_TRANSPORT`, or None for the default.
+        plain_asyncio: run on asyncio's own loop, uvloop hidden from the CLI.
         count: backlog signals delivered.
         rate: signals per second, first to last 201.
         p50: median fetch-to-201 seconds over the backlog (includes the wait in the buffer).
@@ -81,6 +90,7 @@ class RelayRun:
     latency_ms: float
     max_in_flight: int | None
     transport: str | None
+    plain_asyncio: bool
     count: int
     rate: float
     p50: float
@@ -140,6 +150,7 @@ async def measure_relay(
     *,
     max_in_flight: int | None = None,
     transport: str | None = None,
+    plain_asyncio: bool = False,
     live_rate: float = 0.0,
     live_seconds: float = 0.0,
 ) -> RelayRun:
@@ -153,8 +164,9 @@ async def measure_relay(
     if transport is not None:
         overrides["OUTBOUND_HTTP_TRANSPORT"] = transport
     env = relay_env(stage.bootstrap, backlog.topic, receiver.url, **overrides)
+    command = _ASYNCIO_RELAY if plain_asyncio else _RELAY
     async with (
-        running_relay(env, stage.logs / "relay.log") as relay,
+        running_relay(env, stage.logs / "relay.log", command=command) as relay,
         sampling_rss(relay.pid) as rss,
     ):
         cpu_before = rss.cpu_seconds()
@@ -171,6 +183,7 @@ async def measure_relay(
         latency_ms=latency_ms,
         max_in_flight=max_in_flight,
         transport=transport,
+        plain_asyncio=plain_asyncio,
         count=watch.last_count,
         rate=watch.rate,
         p50=histogram_quantile(0.5, backlog_buckets),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.loops import loop_name
 
-__all__ = ["Machine", "describe_machine", "load_average"]
+__all__ = ["CpuUse", "Machine", "cpu_snapshot", "describe_machine", "load_average"]
 
 _PACKAGES = (
     "signal-relay",
@@ -68,6 +68,33 @@ def describe_machine() -> Machine:
 def load_average() -> tuple[float, float, float]:
     """The 1, 5 and 15 minute load averages."""
     return os.getloadavg()
+
+
+@dataclass(frozen=True, slots=True)
+class CpuUse:
+    """CPU seconds: the whole machine's busy time and this process tree's share of it.
+
+    Attributes:
+        busy: CPU seconds the machine was busy (all cores, everything but idle and iowait).
+        ours: CPU seconds of this process and its reaped children (broker, receiver, relays).
+    """
+
+    busy: float
+    ours: float
+
+    def others_since(self, earlier: CpuUse) -> float:
+        """CPU seconds used since `earlier` by everything outside this process tree."""
+        return max(0.0, (self.busy - earlier.busy) - (self.ours - earlier.ours))
+
+
+def cpu_snapshot() -> CpuUse:
+    """The CPU counters now; children count once they have been waited for."""
+    import psutil
+
+    total = psutil.cpu_times()
+    busy = sum(total) - total.idle - getattr(total, "iowait", 0.0)
+    own = os.times()
+    return CpuUse(busy, own.user + own.system + own.children_user + own.children_system)
 
 
 def _cpu_model() -> str:

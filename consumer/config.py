@@ -27,7 +27,7 @@ __all__ = [
     "load_settings",
 ]
 
-DEFAULT_MAX_IN_FLIGHT = 64
+DEFAULT_MAX_IN_FLIGHT = 128
 _TELEGRAM_TOKEN = re.compile(rb"[A-Za-z0-9:_-]+")
 _T = TypeVar("_T")
 

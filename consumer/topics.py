@@ -143,11 +143,12 @@ async def _admin(
     bootstrap_servers: str, options: Mapping[str, Any] | None = None
 ) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(options or {}))
-    await admin.start()
     try:
+        await admin.start()
         yield admin
     finally:
-        await admin.close()
+        # Shielded: a caller cancelled mid-request must not leave the connections open.
+        await asyncio.shield(admin.close())
 
 
 def _created(response: Any, name: str) -> bool:
