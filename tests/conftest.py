@@ -6,17 +6,30 @@ consumer-group join takes a few seconds; prefer one group per test.
 """
 
 import asyncio
+import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
 import pytest
+from hypothesis import HealthCheck, settings
 from relay_harness import SECRET
 
 from consumer.local_broker import local_broker
 from consumer.topics import ensure_topic
 from signing.receiver import ReceiverApp, ReceiverConfig, create_app, serve_in_thread
+
+# A shared 2-core CI machine stalls now and then: no per-example deadline, no "too slow"
+# health check, and a fixed example sequence so that every run checks the same cases.
+# HYPOTHESIS_PROFILE=explore draws new examples each run, and more of them.
+settings.register_profile(
+    "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+settings.register_profile(
+    "explore", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=1000
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 class TopicFactory(Protocol):
