@@ -19,8 +19,7 @@ from bench.loops import run_fast
 from bench.records import SECRET, bench_records
 from schemas.record import parse_candidate
 from signing.canonical import CanonicalSignal, canonical_body
-from signing.headers import signed_headers
-from signing.timestamps import now_timestamp
+from signing.signer import RequestSigner
 
 __all__ = ["main", "post_all"]
 
@@ -30,7 +29,7 @@ _PATH = "/api/v1/signals/ingest"
 
 async def post_all(url: str, signals: list[CanonicalSignal], concurrency: int) -> dict[str, float]:
     """POST every signal with `concurrency` workers over one keep-alive pool."""
-    secret = SECRET.encode()
+    signer = RequestSigner(SECRET, producer_id=_PRODUCER_ID, endpoint=_PATH)
     statuses: dict[int, int] = {}
     latencies: list[float] = []
     queue: Iterator[CanonicalSignal] = iter(signals)
@@ -39,14 +38,7 @@ async def post_all(url: str, signals: list[CanonicalSignal], concurrency: int) -
 
     async def worker(session: aiohttp.ClientSession) -> None:
         for signal in queue:
-            headers = signed_headers(
-                secret,
-                signal.body,
-                signal_id=signal.signal_id,
-                producer_id=_PRODUCER_ID,
-                endpoint=_PATH,
-                timestamp=now_timestamp(),
-            )
+            headers = signer.headers(signal.body, signal_id=signal.signal_id, at=time.time())
             sent = time.perf_counter()
             async with session.post(url + _PATH, data=signal.body, headers=headers) as response:
                 await response.read()

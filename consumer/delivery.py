@@ -24,8 +24,7 @@ from consumer import __version__
 from consumer.config import Settings
 from consumer.metrics import RelayMetrics
 from signing.canonical import CanonicalSignal
-from signing.headers import signed_headers
-from signing.timestamps import now_timestamp
+from signing.signer import RequestSigner
 
 __all__ = ["AttemptResult", "HttpAnswer", "HttpClient", "HttpSender", "build_http_client"]
 
@@ -158,9 +157,11 @@ class HttpSender:
     ) -> None:
         self._client = client
         self._url = settings.ingest_url
-        self._endpoint = settings.ingest_path
-        self._producer_id = settings.producer_id
-        self._secret = settings.secret.reveal()
+        self._signer = RequestSigner(
+            settings.secret.reveal(),
+            producer_id=settings.producer_id,
+            endpoint=settings.ingest_path,
+        )
         self._slots = asyncio.Semaphore(settings.max_in_flight)
         self._metrics = metrics
         self._clock = clock
@@ -192,14 +193,7 @@ class HttpSender:
 
     def sign(self, signal: CanonicalSignal, at: float) -> dict[str, str]:
         """The request headers for `signal`, signed as of epoch second `at`."""
-        return signed_headers(
-            self._secret,
-            signal.body,
-            signal_id=signal.signal_id,
-            producer_id=self._producer_id,
-            endpoint=self._endpoint,
-            timestamp=now_timestamp(lambda: at),
-        )
+        return self._signer.headers(signal.body, signal_id=signal.signal_id, at=at)
 
     def _failed(self, exc: BaseException, started: float, at: float) -> AttemptResult:
         duration = time.perf_counter() - started

@@ -27,6 +27,8 @@ A JSON number such as `1e999999999` is short on the wire but would expand to a g
 plain notation of the canonical body; no price or confidence comes near this bound.
 """
 
+_ZERO = Decimal(0)  # Decimal constants: comparing a Decimal with an int converts the int each time
+_ONE = Decimal(1)
 _PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 _UUID_TEXT = re.compile(r"[0-9A-Fa-f]{8}-(?:[0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}")
 _RFC3339 = re.compile(
@@ -63,14 +65,14 @@ def _decimal(value: object) -> Decimal:
 
 def _positive_decimal(value: object) -> Decimal:
     number = _decimal(value)
-    if number <= 0:
+    if number <= _ZERO:
         raise PydanticCustomError("decimal_positive", "must be > 0")
     return number
 
 
 def _unit_decimal(value: object) -> Decimal:
     number = _decimal(value)
-    if not 0 <= number <= 1:
+    if not _ZERO <= number <= _ONE:
         raise PydanticCustomError("decimal_unit", "must be between 0 and 1")
     return number
 

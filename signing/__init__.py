@@ -28,7 +28,8 @@ from signing.errors import (
 from signing.headers import signed_headers
 from signing.replay import InMemoryReplayCache, ReplayCache
 from signing.signature import build_signature, canonical_request, verify_signature
-from signing.timestamps import format_timestamp, now_timestamp, parse_timestamp
+from signing.signer import RequestSigner
+from signing.timestamps import format_epoch, format_timestamp, now_timestamp, parse_timestamp
 from signing.verifier import SignatureVerifier, VerifiedRequest
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "ProducerIdError",
     "ReplayCache",
     "ReplayedSignatureError",
+    "RequestSigner",
     "SignatureMismatchError",
     "SignatureVerifier",
     "SigningError",
@@ -55,6 +57,7 @@ __all__ = [
     "canonical_body",
     "canonical_request",
     "derive_signal_id",
+    "format_epoch",
     "format_timestamp",
     "now_timestamp",
     "parse_timestamp",

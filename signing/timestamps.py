@@ -7,6 +7,8 @@ instead of "T", a missing offset, surrounding whitespace, and leap second 60 (no
 can hold it). Fractions of any length are read; digits past microseconds are dropped.
 """
 
+import functools
+import math
 import re
 import time
 from collections.abc import Callable
@@ -20,6 +22,7 @@ _RFC3339 = re.compile(
     r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )
 _MAX_ECHOED_CHARS = 64
+_END_OF_9999 = 253402300800.0  # 10000-01-01T00:00:00Z in epoch seconds
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -38,7 +41,40 @@ def format_timestamp(moment: datetime) -> str:
 
 def now_timestamp(clock: Callable[[], float] = time.time) -> str:
     """The current instant (seconds since the epoch from `clock`) as a protocol timestamp."""
-    return format_timestamp(datetime.fromtimestamp(clock(), tz=UTC))
+    return format_epoch(clock())
+
+
+def format_epoch(at: float) -> str:
+    """Epoch seconds `at` as a protocol timestamp: format_timestamp(datetime.fromtimestamp(at)).
+
+    The same text, for less work: a relay writes one per request, and within one second only
+    the milliseconds change, so the date and clock part is kept from the previous call.
+    Rounded to the microsecond as `datetime.fromtimestamp` rounds (half to even), then cut to
+    milliseconds. Raises SigningInputError for an instant no datetime can hold.
+    """
+    if not 0 <= at < _END_OF_9999:
+        return _format_far_epoch(at)
+    fraction, whole = math.modf(at)
+    micros = round(fraction * 1_000_000)
+    second = int(whole)
+    if micros >= 1_000_000:
+        micros -= 1_000_000
+        second += 1
+        if second >= _END_OF_9999:
+            return _format_far_epoch(at)
+    return f"{_date_and_clock(second)}.{micros // 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=4)
+def _date_and_clock(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
+def _format_far_epoch(at: float) -> str:
+    try:
+        return format_timestamp(datetime.fromtimestamp(at, tz=UTC))
+    except (OverflowError, OSError, ValueError) as exc:
+        raise SigningInputError(f"epoch second {at!r} names no instant a datetime holds") from exc
 
 
 def parse_timestamp(text: str) -> datetime:
