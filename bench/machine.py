@@ -17,7 +17,6 @@ _PACKAGES = (
     "aiokafka",
     "aiohttp",
     "httpx",
-    "httpx-aiohttp",
     "uvicorn",
     "httptools",
     "uvloop",
