@@ -1,10 +1,10 @@
 """`python -m bench` (`make bench`): measure the relay; write bench/RESULTS.md and a chart.
 
-Steps: the CPU pipeline on one core; then, with a local broker and the reference receiver in
-processes of their own, the relay against the naive baseline and the aiohttp ceiling at 0 ms
-and 20 ms receiver latency; a sweep of RELAY_MAX_IN_FLIGHT and of the HTTP transport; peak
-memory through an outage with a large backlog; and duplicates after a SIGKILL. `--quick` runs
-every step at smoke-test sizes.
+Steps: the CPU pipeline on one core; the HTTP client's own CPU per request (aiohttp against
+httpx); then, with a local broker and the reference receiver in processes of their own, the
+relay against the naive baseline and the aiohttp ceiling at 0 ms and 20 ms receiver latency; a
+sweep of RELAY_MAX_IN_FLIGHT and of the HTTP transport; peak memory through an outage with a
+large backlog; and duplicates after a SIGKILL. `--quick` runs every step at smoke-test sizes.
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ from bench.end_to_end import (
     measure_naive,
     measure_relay,
 )
+from bench.http_clients import measure_http_clients
 from bench.machine import cpu_snapshot, describe_machine, load_average
 from bench.memory import measure_memory
 from bench.pipeline import measure_pipeline, profile_pipeline
+from bench.processes import free_port
 from bench.receiver import running_receiver
 from bench.records import SECRET
 from bench.report import Results, Sizes, render_markdown, write_chart
@@ -55,6 +57,7 @@ FULL = Sizes(
     down_seconds=15.0,
     crash_backlog=20_000,
     repeats=2,
+    http_requests=5_000,
 )
 QUICK = Sizes(
     pipeline_records=3_000,
@@ -70,8 +73,10 @@ QUICK = Sizes(
     down_seconds=3.0,
     crash_backlog=3_000,
     repeats=1,
+    http_requests=1_000,
 )
 _PIPELINE_ROUNDS = 5
+_HTTP_CLIENT_CONCURRENCY = 64
 _PROFILE_RECORDS = 5_000
 _HERE = Path(__file__).resolve().parent
 
@@ -130,6 +135,10 @@ async def _measure(sizes: Sizes, quick: bool, logs: Path) -> Results:
     _step(loads, "pipeline")
     pipeline = measure_pipeline(sizes.pipeline_records, _PIPELINE_ROUNDS)
     profile = profile_pipeline(min(sizes.pipeline_records, _PROFILE_RECORDS))
+    _step(loads, "HTTP clients: CPU per request")
+    http_clients = await measure_http_clients(
+        logs, sizes.http_requests, _HTTP_CLIENT_CONCURRENCY, free_port()
+    )
     with local_broker() as broker:
         bootstrap = broker.bootstrap_servers
         async with running_receiver(logs / "receiver.log") as receiver:
@@ -157,6 +166,7 @@ async def _measure(sizes: Sizes, quick: bool, logs: Path) -> Results:
         default_transport=defaults.http_transport,
         pipeline=pipeline,
         pipeline_profile=profile,
+        http_clients=http_clients,
         relay=relay,
         naive=naive,
         ceiling=ceiling,

@@ -6,17 +6,14 @@ reads a backlog topic of its own, and the receiver's ledger is cleared before it
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
-
 from bench.backlog import Backlog, publish_paced
-from bench.processes import BenchError, sampling_rss, stop_process
+from bench.processes import BenchError, run_child, sampling_rss
 from bench.receiver import Receiver
 from bench.relay import (
     RelayProcess,
@@ -40,7 +37,6 @@ _LATENCY = "signal_relay_consume_to_delivered_seconds"
 _REQUEST = "signal_relay_request_duration_seconds"
 _DRAIN_SECONDS_PER_RECORD = 0.01
 _MIN_WAIT_SECONDS = 60.0
-_CHILD_SECONDS = 300.0
 _RELAY = (sys.executable, "-m", "consumer", "run")
 # `signal-relay run` with uvloop made unimportable: the CLI falls back to asyncio.run.
 _ASYNCIO_RELAY = (
@@ -222,7 +218,7 @@ async def measure_naive(
     await stage.receiver.clear()
     group = f"naive-{uuid.uuid4().hex[:8]}"
     args = [stage.bootstrap, backlog.topic, group, stage.receiver.url, str(seconds)]
-    result = await _child("bench.naive", args, stage.logs / "naive.log")
+    result = await run_child("bench.naive", args, stage.logs / "naive.log")
     accepted = await stage.receiver.accepted()
     if accepted != result["delivered"]:
         raise BenchError(f"naive reported {result['delivered']} but {accepted} were accepted")
@@ -236,29 +232,11 @@ async def measure_ceiling(
     await stage.receiver.set_faults(latency_ms=latency_ms)
     await stage.receiver.clear()
     args = [stage.receiver.url, str(count), str(concurrency), str(int(time.time()))]
-    result = await _child("bench.ceiling", args, stage.logs / "ceiling.log")
+    result = await run_child("bench.ceiling", args, stage.logs / "ceiling.log")
     accepted = await stage.receiver.accepted()
     if accepted != count:
         raise BenchError(f"ceiling: {accepted} of {count} signals accepted")
     return CeilingRun(latency_ms, concurrency, count, result["rate"], result["p50"], result["p99"])
-
-
-async def _child(module: str, args: list[str], log_path: Path) -> dict[str, float]:
-    """Run `python -m module args...`; its last stdout line is a JSON object of results."""
-    with log_path.open("ab") as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, *args, stdout=asyncio.subprocess.PIPE, stderr=log
-        )
-        try:
-            async with asyncio.timeout(_CHILD_SECONDS):
-                out, _ = await process.communicate()
-        except TimeoutError:
-            await stop_process(process)
-            raise BenchError(f"{module} did not finish within {_CHILD_SECONDS:g}s") from None
-    if process.returncode != 0:
-        raise BenchError(f"{module} exited with {process.returncode}; see {log_path}")
-    result: dict[str, float] = orjson.loads(out.splitlines()[-1])
-    return result
 
 
 def _wait_bound(count: int) -> float:

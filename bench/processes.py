@@ -7,16 +7,19 @@ import contextlib
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
+import orjson
 import psutil
 
 __all__ = [
     "BenchError",
     "RssSampler",
     "free_port",
+    "run_child",
     "sampling_rss",
     "start_process",
     "stop_process",
@@ -24,6 +27,7 @@ __all__ = [
 ]
 
 _STOP_SECONDS = 15.0
+_CHILD_SECONDS = 300.0
 _RSS_INTERVAL = 0.05
 
 
@@ -71,6 +75,24 @@ async def stop_process(process: asyncio.subprocess.Process, *, sig: int = signal
                 process.kill()
             await process.wait()
     return process.returncode if process.returncode is not None else -1
+
+
+async def run_child(module: str, args: list[str], log_path: Path) -> dict[str, float]:
+    """Run `python -m module args...`; its last stdout line is a JSON object of results."""
+    with log_path.open("ab") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", module, *args, stdout=asyncio.subprocess.PIPE, stderr=log
+        )
+        try:
+            async with asyncio.timeout(_CHILD_SECONDS):
+                out, _ = await process.communicate()
+        except TimeoutError:
+            await stop_process(process)
+            raise BenchError(f"{module} did not finish within {_CHILD_SECONDS:g}s") from None
+    if process.returncode != 0:
+        raise BenchError(f"{module} exited with {process.returncode}; see {log_path}")
+    result: dict[str, float] = orjson.loads(out.splitlines()[-1])
+    return result
 
 
 class RssSampler:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bench.crash import CrashRun
 from bench.end_to_end import CeilingRun, NaiveRun, RelayRun
+from bench.http_clients import ClientCost
 from bench.machine import Machine
 from bench.memory import RETRY_MAX_SECONDS, MemoryRun
 from bench.pipeline import PipelineResult
@@ -42,6 +43,7 @@ class Sizes:
         down_seconds: how long the receiver is down.
         crash_backlog: signals in the crash run.
         repeats: runs of each relay / naive / ceiling comparison; the best one counts.
+        http_requests: POSTs per HTTP client variant.
     """
 
     pipeline_records: int
@@ -57,6 +59,7 @@ class Sizes:
     down_seconds: float
     crash_backlog: int
     repeats: int
+    http_requests: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,7 @@ class Results:
         default_transport: the relay's `OUTBOUND_HTTP_TRANSPORT` default.
         pipeline: parse + canonical + sign on one core.
         pipeline_profile: cProfile top functions of one pipeline pass.
+        http_clients: each HTTP client variant's CPU per request.
         relay: the relay at each latency, default settings (every repeat).
         naive: the naive baseline at each latency (every repeat).
         ceiling: the aiohttp ceiling at each latency (every repeat).
@@ -97,6 +101,7 @@ class Results:
     default_transport: str
     pipeline: PipelineResult
     pipeline_profile: str
+    http_clients: tuple[ClientCost, ...]
     relay: tuple[RelayRun, ...]
     naive: tuple[NaiveRun, ...]
     ceiling: tuple[CeilingRun, ...]
@@ -114,6 +119,7 @@ def render_markdown(results: Results) -> str:
         _throughput(results),
         _latency(results),
         _sweep(results),
+        _http_clients(results),
         _memory(results),
         _crash(results),
         _pipeline(results),
@@ -398,6 +404,38 @@ def _sweep(r: Results) -> str:
             f"{_ms(run.request_p50)} | {run.peak_rss_mb:.0f} MB |"
         )
     return "\n".join(lines)
+
+
+def _http_clients(r: Results) -> str:
+    if not r.http_clients:
+        return ""
+    base = next((c for c in r.http_clients if c.variant == "aiohttp"), r.http_clients[0])
+    lines = [
+        "## HTTP client: CPU per request",
+        "",
+        f"{r.sizes.http_requests:,} POSTs per client, {base.concurrency} in flight, to a "
+        "minimal HTTP/1.1 server in a process of its own that answers 201 at once; CPU is "
+        "the client process's own (`bench/http_clients.py`). One relay process is bound by "
+        "CPU per signal, so this decides its transport.",
+        "",
+        "| client | requests/s | client CPU per request | x aiohttp |",
+        "|---|---|---|---|",
+    ]
+    for cost in r.http_clients:
+        lines.append(
+            f"| {_CLIENT_NAMES.get(cost.variant, cost.variant)} | "
+            f"{cost.requests_per_second:,.0f} | {cost.cpu_us:.0f} us | "
+            f"{cost.cpu_us / base.cpu_us:.1f}x |"
+        )
+    return "\n".join(lines)
+
+
+_CLIENT_NAMES = {
+    "aiohttp": "aiohttp `ClientSession` (the relay's default)",
+    "httpx-transport-on-aiohttp": "`httpx.Request` sent to an aiohttp-backed httpx transport",
+    "httpx-client-on-aiohttp": "`httpx.AsyncClient` on an aiohttp-backed httpx transport",
+    "httpx-client": "`httpx.AsyncClient` on httpcore (`OUTBOUND_HTTP_TRANSPORT=httpx`)",
+}
 
 
 def _memory(r: Results) -> str:
