@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import math
 import os
 import sys
@@ -129,7 +128,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     settings = load_settings(os.environ)
     configure_logging(settings.log_level, settings.log_format)
-    _tune_gc_for_a_long_run()
 
     async def main() -> int:
         await run_until_signalled(Relay(settings))
@@ -141,16 +139,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except KafkaError as exc:  # a start-up step the relay does not translate itself
         return _fail(f"cannot start the relay: {exc}")
-
-
-def _tune_gc_for_a_long_run() -> None:
-    """Fewer, cheaper cycle collections: per-record objects die by reference count anyway.
-
-    Objects alive after start-up (modules, settings, the clients) move out of the collector's
-    view, and the youngest generation is collected after 50,000 allocations instead of 700.
-    """
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
