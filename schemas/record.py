@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal, InvalidOperation
-from typing import Any, NoReturn
+from json.scanner import make_scanner
+from typing import Any, NoReturn, cast
 
 from pydantic import ValidationError
 
@@ -59,7 +60,14 @@ def _utf8(raw: bytes) -> str:
 
 def _strict_json(text: str) -> Any:
     try:
-        return _DECODER.decode(text)
+        try:
+            # The decoder's own scanner, without decode()'s whitespace handling around it.
+            document, end = _SCAN_ONCE(text, 0)
+        except StopIteration:  # no value right at the start: leading whitespace, or none
+            return _DECODER.decode(text)
+        if end != len(text):  # trailing whitespace, or extra data (decode raises for it)
+            return _DECODER.decode(text)
+        return document
     except json.JSONDecodeError as exc:
         raise NotJsonError(f"record value is not JSON: {exc}") from exc
     except InvalidOperation as exc:
@@ -90,3 +98,4 @@ _DECODER = json.JSONDecoder(
     parse_int=Decimal,
     parse_constant=_refuse_non_finite,
 )
+_SCAN_ONCE = make_scanner(cast(Any, _DECODER))  # what _DECODER.decode() runs, minus its wrapping
