@@ -31,9 +31,17 @@ def test_a_valid_record_parses() -> None:
     assert candidate.confidence == Decimal("0.5")
 
 
-def test_json_whitespace_around_and_inside_is_fine() -> None:
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b' \r\n\t{ "instrument" : "EURUSD",\n "side":"buy" ,"entry_price" :1, "confidence":1 }\n',
+        b" " + _VALID,
+        _VALID + b"\n",
+        b"\t" + _VALID + b"\r\n",
+    ],
+)
+def test_json_whitespace_around_and_inside_is_fine(raw: bytes) -> None:
     """JSON whitespace (space, tab, CR, LF) anywhere between tokens is accepted."""
-    raw = b' \r\n\t{ "instrument" : "EURUSD",\n "side":"buy" ,"entry_price" :1, "confidence":1 }\n'
     assert parse_candidate(raw).instrument == "EURUSD"
 
 
@@ -51,6 +59,7 @@ def test_json_whitespace_around_and_inside_is_fine() -> None:
         (b"{'instrument': 'EURUSD'}", NotJsonError, "invalid_json"),
         (b'{"a":1,}', NotJsonError, "invalid_json"),
         (b'{"a":1} {"b":2}', NotJsonError, "invalid_json"),
+        (_VALID + b" x", NotJsonError, "invalid_json"),
         (b'{"a":01}', NotJsonError, "invalid_json"),
         (b'{"a":.5}', NotJsonError, "invalid_json"),
         (b'{"a":"tab\there"}', NotJsonError, "invalid_json"),
