@@ -32,14 +32,25 @@ def signed_headers(
     here. Raises SigningInputError for a signal id that cannot be a header value, and whatever
     build_signature raises for the other arguments.
     """
+    check_signal_id(signal_id)
+    signature = build_signature(
+        secret, body, timestamp, producer_id, method=method, endpoint=endpoint
+    )
+    return header_set(signal_id, producer_id, timestamp, signature)
+
+
+def check_signal_id(signal_id: str) -> None:
+    """Raise SigningInputError unless `signal_id` can be an X-Idempotency-Key value."""
     if _VISIBLE_ASCII.fullmatch(signal_id) is None:
         raise SigningInputError("signal_id must be non-empty visible ASCII (no spaces)")
+
+
+def header_set(signal_id: str, producer_id: str, timestamp: str, signature: str) -> dict[str, str]:
+    """The protocol headers of one request from their already checked values."""
     return {
         CONTENT_TYPE_HEADER: JSON_CONTENT_TYPE,
         PRODUCER_ID_HEADER: producer_id,
         TIMESTAMP_HEADER: timestamp,
-        SIGNATURE_HEADER: build_signature(
-            secret, body, timestamp, producer_id, method=method, endpoint=endpoint
-        ),
+        SIGNATURE_HEADER: signature,
         IDEMPOTENCY_KEY_HEADER: signal_id,
     }

@@ -12,17 +12,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 
 from signing.errors import SigningInputError
-from signing.headers import (
-    CONTENT_TYPE_HEADER,
-    IDEMPOTENCY_KEY_HEADER,
-    JSON_CONTENT_TYPE,
-    PRODUCER_ID_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-)
+from signing.headers import check_signal_id, header_set
 from signing.signature import (
     DEFAULT_ENDPOINT,
     DEFAULT_METHOD,
@@ -34,7 +26,6 @@ from signing.timestamps import format_epoch, parse_timestamp
 
 __all__ = ["RequestSigner"]
 
-_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
 _PROBE_TIMESTAMP = "2000-01-01T00:00:00.000Z"
 
 
@@ -86,16 +77,9 @@ class RequestSigner:
         Raises SigningInputError for a signal id that cannot be a header value, or an instant
         no datetime can hold.
         """
-        if _VISIBLE_ASCII.fullmatch(signal_id) is None:
-            raise SigningInputError("signal_id must be non-empty visible ASCII (no spaces)")
+        check_signal_id(signal_id)
         timestamp = format_epoch(at)
-        return {
-            CONTENT_TYPE_HEADER: JSON_CONTENT_TYPE,
-            PRODUCER_ID_HEADER: self._producer_id,
-            TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: self._sign(body, timestamp),
-            IDEMPOTENCY_KEY_HEADER: signal_id,
-        }
+        return header_set(signal_id, self._producer_id, timestamp, self._sign(body, timestamp))
 
     def _sign(self, body: bytes, timestamp: str) -> str:
         body_digest = base64.b64encode(hashlib.sha256(body).digest())
