@@ -35,12 +35,13 @@ from bench.processes import BenchError, run_child, start_process, stop_process, 
 
 __all__ = ["VARIANTS", "ClientCost", "measure_http_clients"]
 
-VARIANTS = (
-    "aiohttp",
-    "httpx-transport-on-aiohttp",
-    "httpx-client-on-aiohttp",
-    "httpx-client",
-)
+VARIANTS = {
+    "aiohttp": "aiohttp `ClientSession` (the relay's default)",
+    "httpx-transport-on-aiohttp": "`httpx.Request` sent to an aiohttp-backed httpx transport",
+    "httpx-client-on-aiohttp": "`httpx.AsyncClient` on an aiohttp-backed httpx transport",
+    "httpx-client": "`httpx.AsyncClient` on httpcore (`OUTBOUND_HTTP_TRANSPORT=httpx`)",
+}
+"""Each client variant and how the report names it."""
 _BODY = orjson.dumps({"instrument": "SYM000/USD", "note": "x" * 240})
 _HEADERS = {
     "Content-Type": "application/json",

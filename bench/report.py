@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.crash import CrashRun
 from bench.end_to_end import CeilingRun, NaiveRun, RelayRun
-from bench.http_clients import ClientCost
+from bench.http_clients import VARIANTS, ClientCost
 from bench.machine import Machine
 from bench.memory import RETRY_MAX_SECONDS, MemoryRun
 from bench.pipeline import PipelineResult
@@ -423,19 +423,11 @@ def _http_clients(r: Results) -> str:
     ]
     for cost in r.http_clients:
         lines.append(
-            f"| {_CLIENT_NAMES.get(cost.variant, cost.variant)} | "
+            f"| {VARIANTS.get(cost.variant, cost.variant)} | "
             f"{cost.requests_per_second:,.0f} | {cost.cpu_us:.0f} us | "
             f"{cost.cpu_us / base.cpu_us:.1f}x |"
         )
     return "\n".join(lines)
-
-
-_CLIENT_NAMES = {
-    "aiohttp": "aiohttp `ClientSession` (the relay's default)",
-    "httpx-transport-on-aiohttp": "`httpx.Request` sent to an aiohttp-backed httpx transport",
-    "httpx-client-on-aiohttp": "`httpx.AsyncClient` on an aiohttp-backed httpx transport",
-    "httpx-client": "`httpx.AsyncClient` on httpcore (`OUTBOUND_HTTP_TRANSPORT=httpx`)",
-}
 
 
 def _memory(r: Results) -> str:
