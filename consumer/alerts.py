@@ -359,7 +359,7 @@ class Alerts:
         record: ConsumerRecord[bytes, bytes],
         attempt: int,
         error: str,
-        signal_id: str,
+        signal_id: str | None,
     ) -> None:
         """A record's attempt failed transiently: alert once its attempts reach the threshold."""
         threshold = self._config.key_failure_threshold

@@ -70,8 +70,11 @@ class CommitLoop:
     """Coalesced commits: at most one in flight, at most every `interval` seconds.
 
     `commit_now()` is also used on revocation and shutdown; a lock keeps those from racing
-    the periodic commit. A failed commit is logged and retried on the next round: the offsets
-    stay uncommitted, which only ever causes re-sends with the same idempotency key.
+    the periodic commit. Every commit has a deadline (`timeout`, or the caller's): with the
+    broker unreachable a commit fails instead of blocking, so a revocation or a SIGTERM ends
+    within its grace period. A failed or timed-out commit is counted, logged and retried on the
+    next round: the offsets stay uncommitted, which only ever causes re-sends with the same
+    idempotency key.
     """
 
     def __init__(
@@ -82,10 +85,12 @@ class CommitLoop:
         *,
         on_committed: Callable[[Mapping[TopicPartition, int]], None] | None = None,
         on_failed: Callable[[], None] | None = None,
+        timeout: float = 10.0,
     ) -> None:
         self._trackers = trackers
         self._commit = commit
         self._interval = interval
+        self._timeout = timeout
         self._on_committed = on_committed
         self._on_failed = on_failed
         self._committed: dict[TopicPartition, int] = {}
@@ -100,9 +105,20 @@ class CommitLoop:
         for tp in tps:
             self._committed.pop(tp, None)
 
-    async def commit_now(self, only: frozenset[TopicPartition] | None = None) -> bool:
-        """Commit every advanced offset (of `only`, when given); True when nothing failed."""
-        async with self._lock:
+    async def commit_now(
+        self, only: frozenset[TopicPartition] | None = None, *, within: float | None = None
+    ) -> bool:
+        """Commit every advanced offset (of `only`, when given); True when nothing failed.
+
+        `within` seconds (default: the loop's `timeout`) bound the whole call, including the wait
+        for a commit already in flight.
+        """
+        deadline = time.monotonic() + (self._timeout if within is None else within)
+        try:
+            await asyncio.wait_for(self._lock.acquire(), max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            return self._failed(TimeoutError("an earlier commit is still in flight"))
+        try:
             due = {
                 tp: offset
                 for tp, tracker in self._trackers().items()
@@ -113,19 +129,22 @@ class CommitLoop:
             if not due:
                 return True
             try:
-                await self._commit(due)
-            except Exception as exc:  # any commit failure is retried next round
-                if self._on_failed is not None:
-                    self._on_failed()
-                _log.warning(
-                    "commit_failed",
-                    extra={"fields": {"error": f"{type(exc).__name__}: {exc}"[:300]}},
-                )
-                return False
+                await asyncio.wait_for(self._commit(due), max(0.0, deadline - time.monotonic()))
+            except Exception as exc:  # any commit failure (a timeout too) is retried next round
+                return self._failed(exc)
             self._committed.update(due)
             if self._on_committed is not None:
                 self._on_committed(due)
             return True
+        finally:
+            self._lock.release()
+
+    def _failed(self, exc: BaseException) -> bool:
+        if self._on_failed is not None:
+            self._on_failed()
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        _log.warning("commit_failed", extra={"fields": {"error": error[:300]}})
+        return False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Commit every `interval` until `stop` is set."""

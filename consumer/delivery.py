@@ -5,12 +5,20 @@ about it is `record_flow`'s. POSTs go straight through aiohttp by default
 (`OUTBOUND_HTTP_TRANSPORT=aiohttp`), or through httpx's own transport (`httpx`). httpx's
 AsyncClient layered over aiohttp cost more CPU per request than the rest of a record's work
 together, and a relay on one core is bound by that CPU (bench/RESULTS.md).
+
+Whatever the server sends, an answer costs bounded memory, on both transports:
+- redirects are never followed (a 3xx is handed to `classify` as it is: systemic);
+- at most `_MAX_BODY_READ` bytes of a body are read, undecoded (no gzip/deflate/br
+  decompression); a longer or endless body closes its connection instead of being drained;
+- of the response headers only `Retry-After` is kept (the client's own parser bounds line
+  sizes; an over-long header is a transport error, retried like a dropped connection).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -26,10 +34,21 @@ from consumer.metrics import RelayMetrics
 from signing.canonical import CanonicalSignal
 from signing.signer import RequestSigner
 
-__all__ = ["AttemptResult", "HttpAnswer", "HttpClient", "HttpSender", "build_http_client"]
+__all__ = [
+    "AttemptResult",
+    "HttpAnswer",
+    "HttpClient",
+    "HttpSender",
+    "build_http_client",
+    "redact_userinfo",
+]
 
 _log = logging.getLogger("signal_relay.delivery")
 _MAX_BODY_EXCERPT = 1024
+# A small body is read to its end, so that its connection goes back to the pool; past this
+# size the connection is closed instead of draining what the server keeps sending.
+_MAX_BODY_READ = 4096
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@")
 _USER_AGENT = f"signal-relay/{__version__}"
 # What "no response arrived" looks like from either client: connect/read errors, timeouts.
 _TRANSPORT_ERRORS = (httpx.HTTPError, aiohttp.ClientError, TimeoutError, OSError)
@@ -58,11 +77,11 @@ class AttemptResult:
 
 @dataclass(frozen=True, slots=True)
 class HttpAnswer:
-    """A response, read to the end.
+    """A response, read at most `_MAX_BODY_READ` bytes far.
 
     Attributes:
         status: the HTTP status.
-        headers: response headers (looked up case-insensitively).
+        headers: the response headers the relay uses (`retry-after`), lower-cased names.
         body: the response text cut to 1 KiB; empty for a 201, which nobody reads.
     """
 
@@ -106,14 +125,18 @@ class _AiohttpClient:
             timeout=aiohttp.ClientTimeout(total=settings.timeout_seconds),
             headers={"User-Agent": _USER_AGENT},
             cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            trust_env=False,
         )
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
-        async with self._session.post(url, data=body, headers=headers) as response:
-            # Read to the end even when unused, so that the connection goes back to the pool.
-            raw = await response.read()
-            text = "" if response.status == 201 else raw.decode("utf-8", "replace")
-            return HttpAnswer(response.status, response.headers, text[:_MAX_BODY_EXCERPT])
+        async with self._session.post(
+            url, data=body, headers=headers, allow_redirects=False
+        ) as response:
+            raw, complete = await _read_bounded(response.content)
+            if not complete:
+                response.close()
+            return _answer(response.status, response.headers.get("retry-after"), raw)
 
     async def aclose(self) -> None:
         await self._session.close()
@@ -136,12 +159,44 @@ class _HttpxClient:
         )
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
-        response = await self._client.post(url, content=body, headers=headers)
-        text = "" if response.status_code == 201 else response.text[:_MAX_BODY_EXCERPT]
-        return HttpAnswer(response.status_code, response.headers, text)
+        request = self._client.build_request("POST", url, content=body, headers=headers)
+        response = await self._client.send(request, stream=True, follow_redirects=False)
+        try:
+            raw = bytearray()
+            # aiter_raw: the bytes as sent, never decompressed.
+            async for chunk in response.aiter_raw():
+                raw += chunk
+                if len(raw) > _MAX_BODY_READ:
+                    break
+        finally:
+            # Closing a response that was not read to its end closes its connection.
+            await response.aclose()
+        return _answer(response.status_code, response.headers.get("retry-after"), bytes(raw))
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+async def _read_bounded(content: aiohttp.StreamReader) -> tuple[bytes, bool]:
+    """Up to `_MAX_BODY_READ` bytes of a body, and whether that was all of it."""
+    raw = bytearray()
+    while len(raw) <= _MAX_BODY_READ:
+        chunk = await content.read(_MAX_BODY_READ + 1 - len(raw))
+        if not chunk:
+            return bytes(raw), True
+        raw += chunk
+    return bytes(raw), False
+
+
+def _answer(status: int, retry_after: str | None, raw: bytes) -> HttpAnswer:
+    text = "" if status == 201 else raw[:_MAX_BODY_EXCERPT].decode("utf-8", "replace")
+    headers = {} if retry_after is None else {"retry-after": retry_after[:_MAX_BODY_EXCERPT]}
+    return HttpAnswer(status, headers, text)
+
+
+def redact_userinfo(text: str) -> str:
+    """`text` with the `user:password@` part of any URL in it masked."""
+    return _USERINFO.sub(r"\1***@", text)
 
 
 class HttpSender:
@@ -199,6 +254,5 @@ class HttpSender:
         duration = time.perf_counter() - started
         self._metrics.request_duration.observe(duration)
         self._metrics.http_responses.labels("error").inc()
-        return AttemptResult(
-            status=None, error=f"{type(exc).__name__}: {exc}"[:300], duration=duration, at=at
-        )
+        error = redact_userinfo(f"{type(exc).__name__}: {exc}")[:300]
+        return AttemptResult(status=None, error=error, duration=duration, at=at)

@@ -68,6 +68,11 @@ class RelayMetrics:
             "1 while deliveries are paused by a systemic failure (401/403/404/405).",
             registry=r,
         )
+        self.record_errors = Counter(
+            "signal_relay_record_errors",
+            "Unexpected errors while handling a record; the record is tried again.",
+            registry=r,
+        )
         self.commits = Counter("signal_relay_commits", "Offset commits.", registry=r)
         self.commit_failures = Counter(
             "signal_relay_commit_failures", "Offset commits that failed.", registry=r

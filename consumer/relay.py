@@ -43,6 +43,12 @@ _FETCH_TIMEOUT_MS = 100
 _MAX_BATCH = 2000
 _WATCH_INTERVAL = 1.0
 _BROKER_CHECK_EVERY = 5
+# The revoke commit's deadline; config keeps revoke grace + this under the rebalance timeout.
+_REVOKE_COMMIT_SECONDS = 5.0
+# Of the shutdown grace, the part kept for the final commit (at least 1 s, at most 5 s).
+_DRAIN_COMMIT_SHARE = 0.25
+# Leaving the group and flushing the DLQ producer, each, once the grace is spent.
+_CLOSE_CLIENT_SECONDS = 2.0
 
 
 class RelayError(RuntimeError):
@@ -159,6 +165,7 @@ class Relay:
             s.commit_interval_seconds,
             on_committed=self._committed,
             on_failed=self.metrics.commit_failures.inc,
+            timeout=max(5.0, 10 * s.commit_interval_seconds),
         )
         background: list[asyncio.Task[None]] = []
         try:
@@ -187,10 +194,10 @@ class Relay:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            await consumer.stop()
+            await _bounded("consumer_stop", consumer.stop())
             if producer is not None:
-                await producer.stop()
-            await client.aclose()
+                await _bounded("producer_stop", producer.stop())
+            await _bounded("http_close", client.aclose())
             await self.alerts.close()
             await ops.stop()
             _log.info("relay_stopped", extra={"fields": {"crashed": self._fatal is not None}})
@@ -265,7 +272,7 @@ class Relay:
         lanes = [self._lanes[tp] for tp in revoked if tp in self._lanes]
         await asyncio.gather(*(lane.close(self.settings.revoke_grace_seconds) for lane in lanes))
         if self.settings.enabled and self._commits is not None:
-            await self._commits.commit_now(only=frozenset(revoked))
+            await self._commits.commit_now(only=frozenset(revoked), within=_REVOKE_COMMIT_SECONDS)
             self._commits.forget(revoked)
         for tp in revoked:
             self._lanes.pop(tp, None)
@@ -279,17 +286,25 @@ class Relay:
         )
 
     async def _drain(self, consumer: AIOKafkaConsumer) -> None:
-        """Stop fetching, let in-flight records finish within the grace period, commit."""
+        """Stop fetching, finish in-flight records, commit: all within the shutdown grace.
+
+        The grace is split: the lanes get most of it, the final commit the rest (1-5 s), so
+        that SIGTERM ends in time even when the broker does not answer. What is not committed
+        by then is redelivered to the next owner with the same idempotency keys.
+        """
         assignment = consumer.assignment()
         if assignment:
             consumer.pause(*assignment)
         grace = self.settings.shutdown_grace_seconds
+        commit_budget = min(5.0, max(1.0, grace * _DRAIN_COMMIT_SHARE))
         lanes = list(self._lanes.values())
         started = time.monotonic()
-        await asyncio.gather(*(lane.close(grace, finish_buffered=True) for lane in lanes))
+        lane_grace = max(0.0, grace - commit_budget)
+        await asyncio.gather(*(lane.close(lane_grace, finish_buffered=True) for lane in lanes))
         committed = True
         if self.settings.enabled and self._commits is not None:
-            committed = await self._commits.commit_now()
+            remaining = grace - (time.monotonic() - started)
+            committed = await self._commits.commit_now(within=max(commit_budget, remaining))
         _log.info(
             "drained",
             extra={
@@ -347,6 +362,20 @@ class Relay:
             self._broker_ok = False
         else:
             self._broker_ok = True
+
+
+async def _bounded(what: str, closing: Awaitable[None]) -> None:
+    """Await a client's close for at most `_CLOSE_CLIENT_SECONDS`.
+
+    An unreachable peer cannot hold the exit: what it would have sent is either committed
+    already or redelivered.
+    """
+    try:
+        await asyncio.wait_for(closing, _CLOSE_CLIENT_SECONDS)
+    except TimeoutError:
+        _log.warning("close_timeout", extra={"fields": {"what": what}})
+    except Exception as exc:  # closing a broken client must not mask the run's own outcome
+        _log.warning("close_failed", extra={"fields": {"what": what, "error": repr(exc)[:300]}})
 
 
 async def run_until_signalled(relay: Relay) -> None:
