@@ -289,6 +289,8 @@ class RecordFlow:
 
 async def _sleep_unless_closing(delay: float, closing: asyncio.Event) -> None:
     """Sleep `delay` seconds; raise `Abandoned` at once if `closing` is (or becomes) set."""
+    if closing.is_set():
+        raise Abandoned
     try:
         await asyncio.wait_for(closing.wait(), delay)
     except TimeoutError:

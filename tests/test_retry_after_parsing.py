@@ -1,4 +1,4 @@
-"""Retry-After: exactly RFC 9110's two forms are honoured; any other text is ignored, never raised."""
+"""Retry-After: RFC 9110's two forms are honoured; any other text is ignored, never raised."""
 
 from email.utils import formatdate
 
