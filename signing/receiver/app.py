@@ -3,7 +3,8 @@
 What an ingest request is answered is decided in `ingest.py`; this module moves the bytes and
 applies the faults in force, in this order: 405 for a method other than POST, 413 for a body
 over the limit (unread when Content-Length announces it), the latency, a 503 (`error_rate`),
-a 429 (`throttle_rate`), the decision itself, and for an accepted signal a possible drop.
+a 429 (`throttle_rate`), the decision itself (which includes a 503 with `Retry-After` when
+the replay cache is full), and for an accepted signal a possible drop.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from signing.receiver.errors import DeliberateDropError
 from signing.receiver.faults import FaultDice, Faults
 from signing.receiver.ingest import IngestPolicy
 from signing.receiver.ledger import Ledger
+from signing.receiver.replay_window import ReplayWindow
 from signing.receiver.replies import Reply, error_reply
 from signing.verifier import SignatureVerifier
 
@@ -48,18 +50,27 @@ class ReceiverApp:
 
     Attributes:
         config: The settings it was built from.
-        ledger: What arrived and what was answered.
+        ledger: What arrived and what was answered (bounded: see `ReceiverConfig`).
+        replay_window: The signatures accepted inside their freshness window; when it is full,
+            new requests are answered 503 with `Retry-After` (`replay_cache_capacity`).
         verifier: The signature verifier; `verifier.set_secrets` rotates secrets at runtime.
     """
 
     def __init__(self, config: ReceiverConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.config = config
-        self.ledger = Ledger()
+        self.ledger = Ledger(
+            capacity=config.ledger_capacity,
+            idempotency_capacity=config.idempotency_capacity,
+            idempotency_ttl_seconds=config.idempotency_ttl_seconds,
+            clock=clock,
+        )
+        self.replay_window = ReplayWindow(config.replay_cache_capacity)
         self.verifier = SignatureVerifier(
             config.secrets,
             max_age_seconds=config.max_age_seconds,
             max_future_seconds=config.max_future_seconds,
             clock=clock,
+            replay_cache=self.replay_window,
         )
         self._ingest = IngestPolicy(
             self.verifier, self.ledger, now=lambda: datetime.fromtimestamp(clock(), UTC)

@@ -3,7 +3,8 @@
 ReceiverError
 ├── InvalidReceiverConfigError   a ReceiverConfig value is out of range
 ├── InvalidFaultsError           a Faults value (or its JSON form) is out of range
-└── ReceiverStartError           the server thread did not start accepting connections
+├── ReceiverStartError           the server thread did not start accepting connections
+└── ReplayWindowFullError        the replay cache is full of live signatures (answered 503)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ __all__ = [
     "InvalidReceiverConfigError",
     "ReceiverError",
     "ReceiverStartError",
+    "ReplayWindowFullError",
 ]
 
 
@@ -38,3 +40,18 @@ class DeliberateDropError(ReceiverError):
 
     This is the `drop_rate` fault; `serve_in_thread` and `run_receiver` keep it out of the logs.
     """
+
+
+class ReplayWindowFullError(ReceiverError):
+    """The replay cache holds `replay_cache_capacity` signatures, none yet out of its window.
+
+    Raised by `ReplayWindow.remember` instead of forgetting a live signature; the receiver
+    answers the request 503 with `Retry-After: retry_after_seconds`.
+
+    Attributes:
+        retry_after_seconds: Whole seconds until the soonest entry leaves its window; >= 1.
+    """
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds

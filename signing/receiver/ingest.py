@@ -3,7 +3,9 @@
 Authentication comes first, so an unauthenticated caller learns nothing about bodies. The
 verifier checks the HMAC before it binds the idempotency key to the body's `signal_id`, so a
 `IdempotencyKeyMismatchError` comes from a genuinely signed request: when its body is broken,
-the body's problem (400/422) is the more useful answer than a 401.
+the body's problem (400/422) is the more useful answer than a 401. A genuinely signed request
+that the replay cache has no room for (`ReplayWindowFullError`) is answered 503 with
+`Retry-After`: the cache never forgets a live signature to make room.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from schemas.errors import RecordError, SchemaViolationError
 from schemas.record import parse_candidate
 from schemas.response import SignalIngestResponse
 from signing.errors import IdempotencyKeyMismatchError, VerificationError
+from signing.receiver.errors import ReplayWindowFullError
 from signing.receiver.faults import Faults
 from signing.receiver.ledger import Ledger
 from signing.receiver.replies import RawHeaders, Reply, error_reply
@@ -67,6 +70,8 @@ class IngestPolicy:
             verified = self._verifier.verify(method="POST", path=path, headers=headers, body=body)
         except IdempotencyKeyMismatchError as exc:
             return IngestOutcome(_unbound_body(exc, body))
+        except ReplayWindowFullError as exc:
+            return IngestOutcome(_replay_window_full(exc))
         except VerificationError as exc:
             return IngestOutcome(error_reply(401, exc.code, str(exc)))
         self._ledger.record_delivery(verified.signal_id)
@@ -89,7 +94,7 @@ class IngestPolicy:
         response = SignalIngestResponse(
             signal_id=verified.signal_id, status="received", server_timestamp=self._now()
         )
-        entry, replayed = self._ledger.accept(
+        answer, replayed = self._ledger.accept(
             signal_id=verified.signal_id,
             instrument=candidate.instrument,
             idempotency_key=verified.idempotency_key,
@@ -98,9 +103,7 @@ class IngestPolicy:
             headers=headers,
             response=response.model_dump_json(exclude_none=True).encode(),
         )
-        return IngestOutcome(
-            Reply(201, entry.response, _REPLAYED if replayed else ()), accepted=True
-        )
+        return IngestOutcome(Reply(201, answer, _REPLAYED if replayed else ()), accepted=True)
 
 
 def _unbound_body(exc: IdempotencyKeyMismatchError, body: bytes) -> Reply:
@@ -113,6 +116,15 @@ def _unbound_body(exc: IdempotencyKeyMismatchError, body: bytes) -> Reply:
             422, "missing_signal_id", "body has no signal_id", errors=["signal_id: required"]
         )
     return error_reply(401, exc.code, str(exc))
+
+
+def _replay_window_full(exc: ReplayWindowFullError) -> Reply:
+    return error_reply(
+        503,
+        "replay_cache_full",
+        str(exc),
+        headers=((b"retry-after", str(exc.retry_after_seconds).encode("ascii")),),
+    )
 
 
 def _invalid_body(exc: RecordError) -> Reply:
