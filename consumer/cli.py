@@ -93,26 +93,21 @@ def _read_input(name: str) -> bytes:
 
 def _secrets(files: Sequence[str]) -> list[bytes]:
     """Secrets from `--secret-file` files, else HMAC_PRODUCER_SECRET(_FILE); never echoed."""
+    from consumer.config import ConfigError, read_secret_file  # noqa: PLC0415
+
     secrets = []
     for name in files:
         try:
-            secrets.append(Path(name).read_bytes().strip())
-        except OSError as exc:
-            raise UsageError(f"--secret-file {name!r}: cannot read it ({exc.strerror})") from None
+            secrets.append(read_secret_file("--secret-file", name).strip())
+        except ConfigError as exc:
+            raise UsageError(f"--secret-file {name!r}: {exc.problem}") from None
     if secrets:
         return secrets
-    from consumer.config import ConfigError  # noqa: PLC0415
-
     direct, path = _env(_SECRET_ENV, ""), _env(f"{_SECRET_ENV}_FILE", "")
     if direct:
         return [direct.encode()]
     if path:
-        try:
-            return [Path(path).read_bytes().strip()]
-        except OSError as exc:
-            raise ConfigError(
-                f"{_SECRET_ENV}_FILE", f"cannot read the file ({exc.strerror})"
-            ) from None
+        return [read_secret_file(f"{_SECRET_ENV}_FILE", path).strip()]
     raise ConfigError(_SECRET_ENV, f"is required (or {_SECRET_ENV}_FILE, or --secret-file)")
 
 
