@@ -382,6 +382,19 @@ class Alerts:
             },
         )
 
+    def dead_letters_stalled(self, topic: str, attempt: int, error: str) -> None:
+        """Writing a dead letter keeps failing: its partition's commits wait for the DLQ."""
+        threshold = max(1, self._config.key_failure_threshold)
+        if not self._sinks or attempt < threshold:
+            return
+        self._raise(
+            "dlq_stalled",
+            topic,
+            f"dead letters to {topic} have failed {attempt} attempts: {error}",
+            "critical",
+            {"dlq_topic": topic, "attempts": attempt, "last_error": error},
+        )
+
     # -- deciding and sending -------------------------------------------------------------
 
     def _systemic_persisted(self, reason: str) -> None:

@@ -73,6 +73,11 @@ class RelayMetrics:
             "Unexpected errors while handling a record; the record is tried again.",
             registry=r,
         )
+        self.dlq_write_failures = Counter(
+            "signal_relay_dlq_write_failures",
+            "Dead-letter writes that failed and are retried (the source offset waits).",
+            registry=r,
+        )
         self.commits = Counter("signal_relay_commits", "Offset commits.", registry=r)
         self.commit_failures = Counter(
             "signal_relay_commit_failures", "Offset commits that failed.", registry=r

@@ -11,7 +11,9 @@ a restart would meet the same record and crash again, and the stream would stop.
 (`record_error`, with the exception type), counted (`signal_relay_record_errors_total`), alerted
 like a failing key, and the record is tried again from the start after a backoff; with
 `RELAY_MAX_ATTEMPTS` set it goes to the DLQ as `max_attempts` once they are used up. Other keys
-go on meanwhile; nothing is dropped and nothing is committed early.
+go on meanwhile; nothing is dropped and nothing is committed early. A dead letter the DLQ refuses
+for good (`DeadLetterError`) is handled the same way, minus the giving up: the record stays
+unfinished and alerted until the DLQ takes it.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from typing import Any
 from aiokafka.structs import ConsumerRecord
 
 from consumer.alerts import Alerts
-from consumer.dead_letter import DeadLetter, DeadLetterWriter, dlq_headers
+from consumer.dead_letter import DeadLetter, DeadLetterError, DeadLetterWriter, dlq_headers
 from consumer.delivery import AttemptResult, HttpSender, redact_userinfo
 from consumer.metrics import RelayMetrics
 from consumer.outcome import Outcome, classify
 from consumer.prepare import CanonicalTooLargeError, prepare_signal
 from consumer.retry import RetryPolicy
 from consumer.systemic import SystemicGate
+from consumer.undecodable import UndecodableRecord
 from schemas.errors import RecordError
 from signing.canonical import CanonicalSignal
 
@@ -86,6 +89,11 @@ class RecordFlow:
         self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
     ) -> str:
         """Return the record's final outcome name; raise `Abandoned` if `closing` interrupts."""
+        if isinstance(record, UndecodableRecord):
+            # The Kafka client could not decode it (consumer/undecodable.py): never sent.
+            now = self._clock()
+            await self._dead_letter(record, DeadLetter("undecodable", record.error, 0, now, now))
+            return "dead_lettered"
         failures = 0
         while True:
             try:
@@ -94,7 +102,8 @@ class RecordFlow:
                 raise
             except Exception as exc:  # see the module docstring: retried, never fatal
                 failures += 1
-                if self._policy.exhausted(failures):
+                # A dead letter that cannot be written cannot be given up into the DLQ either.
+                if self._policy.exhausted(failures) and not isinstance(exc, DeadLetterError):
                     return await self._give_up(record, exc, failures)
                 delay = self._record_error(record, exc, failures)
             await _sleep_unless_closing(delay, closing)

@@ -14,13 +14,17 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from consumer.alerts import Alerts
 from consumer.commits import CommitLoop, ContiguousTracker
 from consumer.config import Settings
-from consumer.dead_letter import DeadLetterWriter
+from consumer.dead_letter import (
+    DLQ_MAX_MESSAGE_BYTES,
+    DeadLetterWriter,
+    build_dead_letter_producer,
+)
 from consumer.delivery import HttpSender, build_http_client
 from consumer.health import OpsServer
 from consumer.kafka_options import kafka_client_options
@@ -29,6 +33,7 @@ from consumer.ordering import PartitionLane
 from consumer.record_flow import RecordFlow
 from consumer.retry import RetryPolicy
 from consumer.systemic import SystemicGate
+from consumer.undecodable import FetchGuard
 
 __all__ = [
     "Relay",
@@ -142,7 +147,9 @@ class Relay:
             **kafka,
         )
         producer = (
-            AIOKafkaProducer(bootstrap_servers=s.bootstrap_servers, acks="all", **kafka)
+            build_dead_letter_producer(
+                s.bootstrap_servers, kafka, max_message_bytes=DLQ_MAX_MESSAGE_BYTES
+            )
             if s.enabled
             else None
         )
@@ -152,7 +159,15 @@ class Relay:
         self._consumer = consumer
         self._flow = RecordFlow(
             sender=HttpSender(s, client, self.metrics),
-            dead_letters=DeadLetterWriter(producer, s.dlq_topic, policy) if producer else None,
+            dead_letters=DeadLetterWriter(
+                producer,
+                s.dlq_topic,
+                policy,
+                max_message_bytes=DLQ_MAX_MESSAGE_BYTES,
+                on_stalled=self._dead_letters_stalled,
+            )
+            if producer
+            else None,
             gate=self.gate,
             policy=policy,
             metrics=self.metrics,
@@ -209,16 +224,23 @@ class Relay:
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         bound = self.settings.partition_buffer
+        # Records aiokafka cannot decode come back as `UndecodableRecord`s (dead-lettered).
+        guard = FetchGuard(consumer, self._stop)
         while not self._stop.is_set():
-            batch = await consumer.getmany(timeout_ms=_FETCH_TIMEOUT_MS, max_records=_MAX_BATCH)
+            batch = await guard.getmany(
+                self._lanes, timeout_ms=_FETCH_TIMEOUT_MS, max_records=_MAX_BATCH
+            )
             for tp, records in batch.items():
                 lane = self._lanes.get(tp)
                 if lane is None or lane.closing.is_set():
                     # Fetched across a rebalance: the next owner starts from the commit.
                     continue
                 room = bound - lane.buffered
-                for record in records[:room]:
+                taken = records[:room]
+                for record in taken:
                     lane.submit(record)
+                if taken:
+                    guard.note_submitted(tp, lane, taken[-1].offset + 1)
                 self.metrics.consumed.inc(min(room, len(records)))
                 if len(records) > room:
                     # Over the bound: take the rest again once the lane has drained.
@@ -321,6 +343,11 @@ class Relay:
     def _systemic_changed(self, is_open: bool, reason: str) -> None:
         self.metrics.systemic_failure.set(0 if is_open else 1)
         self.alerts.systemic_changed(is_open, reason)
+
+    def _dead_letters_stalled(self, attempt: int, error: BaseException) -> None:
+        self.metrics.dlq_write_failures.inc()
+        text = f"{type(error).__name__}: {error}"[:300]
+        self.alerts.dead_letters_stalled(self.settings.dlq_topic, attempt, text)
 
     def _committed(self, offsets: Mapping[TopicPartition, int]) -> None:
         self.metrics.commits.inc()
