@@ -235,16 +235,16 @@ class Relay:
                 if lane is None or lane.closing.is_set():
                     # Fetched across a rebalance: the next owner starts from the commit.
                     continue
-                room = bound - lane.buffered
+                room = max(0, bound - lane.buffered)
                 taken = records[:room]
                 for record in taken:
                     lane.submit(record)
                 if taken:
                     guard.note_submitted(tp, lane, taken[-1].offset + 1)
-                self.metrics.consumed.inc(min(room, len(records)))
+                self.metrics.consumed.inc(len(taken))
                 if len(records) > room:
                     # Over the bound: take the rest again once the lane has drained.
-                    consumer.seek(tp, records[max(room, 0)].offset)
+                    consumer.seek(tp, records[room].offset)
                 if lane.buffered >= bound:
                     self._pause(consumer, tp, lane)
 
