@@ -9,8 +9,9 @@ together, and a relay on one core is bound by that CPU (bench/RESULTS.md).
 Whatever the server sends, an answer costs bounded memory, on both transports:
 - redirects are never followed (a 3xx is handed to `classify` as it is: systemic);
 - at most `_MAX_BODY_READ` bytes of a body are read, undecoded (no gzip/deflate/br
-  decompression), for at most `_BODY_READ_SECONDS`; a longer, slower, endless or broken body
-  closes its connection instead of being drained, and the status stands;
+  decompression), for at most `_BODY_READ_SECONDS`; a longer, slower or endless body closes
+  its connection instead of being drained, and the status stands (a body that breaks off
+  before its end is a transport error, retried);
 - of the response headers only `Retry-After` is kept (the client's own parser bounds line
   sizes; an over-long header is a transport error, retried like a dropped connection).
 """
@@ -171,7 +172,7 @@ class _HttpxClient:
                     raw += chunk
                     if len(raw) > _MAX_BODY_READ:
                         break
-        except (TimeoutError, httpx.HTTPError, OSError):
+        except TimeoutError:
             pass
         finally:
             # Closing a response that was not read to its end closes its connection.
@@ -185,8 +186,10 @@ class _HttpxClient:
 async def _read_bounded(content: aiohttp.StreamReader) -> tuple[bytes, bool]:
     """Up to `_MAX_BODY_READ` bytes of a body, and whether that was all of it.
 
-    The status is the answer; the body is only an excerpt for logs and dead letters. So a body
-    that trickles past `_BODY_READ_SECONDS` or breaks off is cut where it is, never retried.
+    The status is the answer; the body is only an excerpt for logs and dead letters, so a body
+    still trickling after `_BODY_READ_SECONDS` is cut where it is. A body that breaks off (the
+    connection closes before its end) is a transport error: that answer is incomplete, and the
+    attempt is retried with the same idempotency key.
     """
     raw = bytearray()
     try:
@@ -196,7 +199,7 @@ async def _read_bounded(content: aiohttp.StreamReader) -> tuple[bytes, bool]:
                 if not chunk:
                     return bytes(raw), True
                 raw += chunk
-    except (TimeoutError, aiohttp.ClientError, OSError):
+    except TimeoutError:
         pass
     return bytes(raw), False
 
