@@ -13,7 +13,7 @@ COPY pyproject.toml README.md ./
 COPY schemas ./schemas
 COPY signing ./signing
 COPY consumer ./consumer
-RUN pip install --no-cache-dir --python=/opt/venv/bin/python './[fast]'
+RUN pip --python=/opt/venv/bin/python install --no-cache-dir './[fast]'
 
 FROM ${PYTHON_IMAGE}
 ARG VERSION=0.1.0
