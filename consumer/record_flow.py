@@ -89,11 +89,6 @@ class RecordFlow:
         self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
     ) -> str:
         """Return the record's final outcome name; raise `Abandoned` if `closing` interrupts."""
-        if isinstance(record, UndecodableRecord):
-            # The Kafka client could not decode it (consumer/undecodable.py): never sent.
-            now = self._clock()
-            await self._dead_letter(record, DeadLetter("undecodable", record.error, 0, now, now))
-            return "dead_lettered"
         failures = 0
         while True:
             try:
@@ -137,6 +132,11 @@ class RecordFlow:
     async def _run_once(
         self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
     ) -> str:
+        if isinstance(record, UndecodableRecord):
+            # The Kafka client could not decode it (consumer/undecodable.py): never sent.
+            now = self._clock()
+            await self._dead_letter(record, DeadLetter("undecodable", record.error, 0, now, now))
+            return "dead_lettered"
         try:
             signal = prepare_signal(record.value, self._max_body_size).signal
         except RecordError as exc:
