@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from threaded_server import server_thread
+
 from consumer.local_broker import tansu_broker
 
 __all__ = ["FaultProxy", "Mode", "ProxiedBroker", "fault_proxy", "proxied_tansu"]
@@ -177,45 +179,16 @@ def fault_proxy(upstream: str, *, port: int = 0) -> Iterator[FaultProxy]:
     """Run a `FaultProxy` to `upstream` (`host:port`) in a background thread."""
     host, _, up_port = upstream.rpartition(":")
     proxy = FaultProxy(host, int(up_port), port)
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    failure: list[BaseException] = []
-    stop: list[asyncio.Event] = []
 
-    async def main() -> None:
-        stop.append(asyncio.Event())
+    def started(loop: asyncio.AbstractEventLoop, bound: int) -> None:
         proxy._changed = asyncio.Event()
-        try:
-            server = await asyncio.start_server(proxy._accept, "127.0.0.1", port)
-        except OSError as exc:
-            failure.append(exc)
-            started.set()
-            return
-        proxy.port = server.sockets[0].getsockname()[1]
+        proxy.port = bound
         proxy._loop = loop
-        started.set()
-        async with server:
-            await stop[0].wait()
-            server.close()
-            for writer in list(proxy._conns):
-                writer.transport.abort()
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    started.wait(10)
-    try:
-        if failure:
-            raise failure[0]
+    with server_thread(
+        proxy._accept, on_started=started, open_writers=lambda: proxy._conns, port=port
+    ):
         yield proxy
-    finally:
-        if stop:
-            loop.call_soon_threadsafe(stop[0].set)
-        thread.join(10)
-        loop.close()
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from threaded_server import server_thread
+
 __all__ = [
     "Answer",
     "Behaviour",
@@ -438,46 +440,16 @@ async def _once(body: bytes) -> AsyncIterator[bytes]:
 def hostile_server(behaviour: Behaviour, *, port: int = 0) -> Iterator[HostileServer]:
     """Run a `HostileServer` in a background thread until the block ends."""
     server = HostileServer(behaviour)
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    stop: asyncio.Event | None = None
-    failure: list[BaseException] = []
 
-    async def main() -> None:
-        nonlocal stop
-        stop = asyncio.Event()
-        try:
-            listener = await asyncio.start_server(
-                server._handle, "127.0.0.1", port, limit=_MAX_HEAD
-            )
-        except OSError as exc:
-            failure.append(exc)
-            started.set()
-            return
-        server.port = listener.sockets[0].getsockname()[1]
+    def started(loop: asyncio.AbstractEventLoop, bound: int) -> None:
+        server.port = bound
         server._loop = loop
-        started.set()
-        async with listener:
-            await stop.wait()
-            listener.close()
-            for writer in list(server._writers):
-                writer.transport.abort()
-            await listener.wait_closed()
-        # Let the handlers see their aborted transports and finish.
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    started.wait(10)
-    try:
-        if failure:
-            raise failure[0]
+    with server_thread(
+        server._handle,
+        on_started=started,
+        open_writers=lambda: server._writers,
+        port=port,
+        limit=_MAX_HEAD,
+    ):
         yield server
-    finally:
-        if stop is not None:
-            loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-        loop.close()
