@@ -40,7 +40,7 @@ from bench.receiver import running_receiver
 from bench.records import SECRET
 from bench.report import Results, Sizes, render_markdown, write_chart
 from consumer.config import Settings, load_settings
-from consumer.local_broker import local_broker
+from consumer.devkit import local_broker
 
 LATENCIES_MS = (0.0, 20.0)
 FULL = Sizes(
@@ -161,7 +161,7 @@ async def _measure(sizes: Sizes, quick: bool, logs: Path) -> Results:
         sizes=sizes,
         loads=tuple(loads),
         others_cpu=others_cpu,
-        broker=f"{broker.kind} (consumer.local_broker)",
+        broker=f"{broker.kind} (consumer.devkit._local_broker)",
         default_in_flight=defaults.max_in_flight,
         default_transport=defaults.http_transport,
         pipeline=pipeline,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 
 from bench.records import INSTRUMENTS, bench_records
-from consumer.topics import ensure_topic
+from consumer.tools import ensure_topic
 
 __all__ = ["PARTITIONS", "Backlog", "load_backlog", "publish_paced"]
 

@@ -15,7 +15,7 @@ from bench.backlog import Backlog
 from bench.end_to_end import Stage
 from bench.processes import BenchError, wait_for
 from bench.relay import relay_env, running_relay
-from consumer.topics import committed_offsets
+from consumer.tools import committed_offsets
 
 __all__ = ["CrashRun", "measure_crash"]
 

@@ -1,6 +1,6 @@
 """Shared fixtures: one Kafka broker per session, a fresh topic per test.
 
-The broker comes from `consumer.local_broker.local_broker()`: `KAFKA_BOOTSTRAP_SERVERS` when
+The broker comes from `consumer.devkit._local_broker.local_broker()`: `KAFKA_BOOTSTRAP_SERVERS` when
 set, else a Kafka container when Docker answers, else a local Tansu process. Tansu's first
 consumer-group join takes a few seconds; prefer one group per test.
 """
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 from relay_harness import SECRET
 
-from consumer.local_broker import local_broker
-from consumer.topics import ensure_topic
+from consumer.devkit import local_broker
+from consumer.tools import ensure_topic
 from signing.receiver import ReceiverApp, ReceiverConfig, create_app, serve_in_thread
 
 # A shared 2-core CI machine stalls now and then: no per-example deadline, no "too slow"

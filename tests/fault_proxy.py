@@ -11,7 +11,7 @@ can change at any time:
 
 Kafka clients reconnect to the address the broker *advertises*, so the broker must advertise
 the proxy: `proxied_tansu()` starts a memory-only Tansu with `--advertised-listener-url` set to
-the proxy's port (the start logic is a copy of `consumer.local_broker.tansu_broker`'s).
+the proxy's port (the start logic is a copy of `consumer.devkit._local_broker.tansu_broker`'s).
 
 The proxy runs its own event loop in a background thread, so a blackholed relay cannot starve
 it (and vice versa).
@@ -29,7 +29,7 @@ from typing import Literal
 
 from threaded_server import server_thread
 
-from consumer.local_broker import tansu_broker
+from consumer.devkit import tansu_broker
 
 __all__ = ["FaultProxy", "Mode", "ProxiedBroker", "fault_proxy", "proxied_tansu"]
 

@@ -15,7 +15,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from consumer.config import Settings, load_settings
-from consumer.relay import Relay
+from consumer.service import Relay
 
 SECRET = "test-secret-0123456789abcdef"
 PRODUCER_ID = "relay-tests"

@@ -25,7 +25,8 @@ from relay_harness import (
     signal,
 )
 
-from consumer.alerts import (
+from consumer.config import AlertSettings, ConfigError, Secret, load_settings
+from consumer.ops import (
     Alert,
     AlertRateLimiter,
     Alerts,
@@ -34,8 +35,7 @@ from consumer.alerts import (
     WebhookSink,
     alert_text,
 )
-from consumer.config import AlertSettings, ConfigError, Secret, load_settings
-from consumer.topics import committed_offsets, ensure_topic
+from consumer.tools import committed_offsets, ensure_topic
 from signing.receiver import Faults
 from signing.receiver.serve import serve_in_thread
 

@@ -25,8 +25,8 @@ from relay_harness import (
 )
 
 from consumer.config import Settings
-from consumer.relay import Relay
-from consumer.topics import committed_offsets, ensure_topic
+from consumer.service import Relay
+from consumer.tools import committed_offsets, ensure_topic
 from signing.receiver import Faults
 
 

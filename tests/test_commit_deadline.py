@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from aiokafka import TopicPartition
 
-from consumer.commits import CommitLoop, ContiguousTracker
+from consumer.service import CommitLoop, ContiguousTracker
 
 TP = TopicPartition("t", 0)
 

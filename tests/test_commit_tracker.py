@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.commits import ContiguousTracker
+from consumer.service import ContiguousTracker
 
 
 def test_nothing_committable_before_the_first_record_is_final() -> None:

@@ -19,8 +19,7 @@ from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.config import RetrySettings
-from consumer.dead_letter import (
+from consumer.adapters import (
     DLQ_MIN_MESSAGE_BYTES,
     DeadLetter,
     DeadLetterWriter,
@@ -31,7 +30,8 @@ from consumer.dead_letter import (
     minimal_dead_letter,
     record_size,
 )
-from consumer.retry import RetryPolicy
+from consumer.config import RetrySettings
+from consumer.service import RetryPolicy
 
 MARKS = {"dlq.truncated", "dlq.original_size"}
 

@@ -16,8 +16,7 @@ from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from conftest import TopicFactory
 
-from consumer.config import RetrySettings
-from consumer.dead_letter import (
+from consumer.adapters import (
     DLQ_MAX_MESSAGE_BYTES,
     DeadLetter,
     DeadLetterError,
@@ -26,8 +25,9 @@ from consumer.dead_letter import (
     dlq_headers,
     record_size,
 )
-from consumer.local_broker import tansu_broker
-from consumer.retry import RetryPolicy
+from consumer.config import RetrySettings
+from consumer.devkit import tansu_broker
+from consumer.service import RetryPolicy
 
 TEN_MB = 10 * 1024 * 1024
 POLICY = RetryPolicy(RetrySettings(base_seconds=0.05, max_seconds=0.2))

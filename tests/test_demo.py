@@ -7,8 +7,15 @@ import subprocess
 import sys
 from decimal import Decimal
 
-from consumer.demo_report import Observation, RelayCounters, judge, render_summary
-from consumer.demo_stream import INVALID_KINDS, REJECTED_INSTRUMENT, build_stream
+from consumer.devkit import (
+    INVALID_KINDS,
+    REJECTED_INSTRUMENT,
+    Observation,
+    RelayCounters,
+    build_stream,
+    judge,
+    render_summary,
+)
 from schemas.errors import RecordError
 from schemas.record import parse_candidate
 

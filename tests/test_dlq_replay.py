@@ -12,17 +12,19 @@ from aiokafka import AIOKafkaProducer
 from conftest import RunningReceiver, TopicFactory, eventually, eventually_async
 from relay_harness import encode, expected_signal_id, publish, relay_settings, running_relay, signal
 
-from consumer.dead_letter import DeadLetter, dlq_headers
-from consumer.dlq_replay import (
+from consumer.adapters import DeadLetter, dlq_headers
+from consumer.tools import (
     REPLAYED_FROM_HEADER,
     MissingTargetError,
     ReplayFilter,
+    TokenBucket,
+    committed_offsets,
+    ensure_topic,
     plan_replay,
     read_dead_letters,
+    read_topic,
     replay,
 )
-from consumer.rate_limit import TokenBucket
-from consumer.topics import committed_offsets, ensure_topic, read_topic
 from signing.receiver import Faults
 
 JAN, FEB, MAR = (datetime(2026, month, 1, tzinfo=UTC) for month in (1, 2, 3))

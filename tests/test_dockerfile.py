@@ -22,8 +22,7 @@ import pytest
 from relay_harness import free_port
 
 from consumer.config import load_settings
-from consumer.health import OpsServer
-from consumer.metrics import RelayMetrics
+from consumer.ops import OpsServer, RelayMetrics
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"

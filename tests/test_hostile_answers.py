@@ -49,8 +49,8 @@ from relay_harness import (
 )
 
 from consumer.config import ConfigError, load_settings
-from consumer.relay import Relay
-from consumer.topics import committed_offsets, ensure_topic, read_topic
+from consumer.service import Relay
+from consumer.tools import committed_offsets, ensure_topic, read_topic
 
 INGEST = "/api/v1/signals/ingest"
 CREATED = answer(201, reason="Created", body=b'{"status":"received"}')

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from relay_harness import relay_settings
 
-from consumer.delivery import HttpClient, build_http_client, redact_userinfo
+from consumer.adapters import HttpClient, build_http_client, redact_userinfo
 
 Answer = Callable[[asyncio.StreamWriter], Awaitable[None]]
 TRANSPORTS = ["aiohttp", "httpx"]

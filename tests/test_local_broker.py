@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from conftest import TopicFactory
 
-from consumer.local_broker import (
+from consumer.devkit import (
     BOOTSTRAP_ENV,
     KIND_ENV,
     BrokerChoiceError,
@@ -20,7 +20,7 @@ from consumer.local_broker import (
     local_broker,
     tansu_broker,
 )
-from consumer.topics import (
+from consumer.tools import (
     TopicNotFoundError,
     committed_offsets,
     ensure_topic,

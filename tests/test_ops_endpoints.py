@@ -22,10 +22,9 @@ from relay_harness import (
     signal,
 )
 
-from consumer.health import OpsServer
-from consumer.metrics import RelayMetrics
-from consumer.relay import Relay
-from consumer.topics import committed_offsets, ensure_topic
+from consumer.ops import OpsServer, RelayMetrics
+from consumer.service import Relay
+from consumer.tools import committed_offsets, ensure_topic
 from signing.receiver import Faults
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

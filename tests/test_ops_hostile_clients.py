@@ -18,8 +18,7 @@ import httpx
 import pytest
 from conftest import eventually
 
-from consumer.health import OpsServer
-from consumer.metrics import RelayMetrics
+from consumer.ops import OpsServer, RelayMetrics
 
 
 @contextlib.asynccontextmanager

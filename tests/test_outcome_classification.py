@@ -4,7 +4,7 @@ from email.utils import formatdate
 
 import pytest
 
-from consumer.outcome import Outcome, classify, parse_retry_after
+from consumer.service import Outcome, classify, parse_retry_after
 
 
 @pytest.mark.parametrize(

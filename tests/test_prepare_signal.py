@@ -3,7 +3,7 @@
 import orjson
 import pytest
 
-from consumer.prepare import CanonicalTooLargeError, prepare_signal
+from consumer.service import CanonicalTooLargeError, prepare_signal
 from schemas.errors import RecordTooLargeError, SchemaViolationError
 
 

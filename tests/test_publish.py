@@ -9,8 +9,7 @@ import pytest
 from conftest import TopicFactory
 from relay_harness import encode, signal
 
-from consumer.publish import check_lines
-from consumer.topics import read_topic
+from consumer.tools import check_lines, read_topic
 
 GOOD = [
     encode(signal("EURUSD", 1)),

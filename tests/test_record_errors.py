@@ -11,14 +11,10 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from relay_harness import encode, relay_settings, signal
 
+from consumer.adapters import DeadLetterWriter, HttpAnswer, HttpSender
 from consumer.config import RetrySettings
-from consumer.dead_letter import DeadLetterWriter
-from consumer.delivery import HttpAnswer, HttpSender
-from consumer.metrics import RelayMetrics
-from consumer.prepare import prepare_signal
-from consumer.record_flow import Abandoned, RecordFlow
-from consumer.retry import RetryPolicy
-from consumer.systemic import SystemicGate
+from consumer.ops import RelayMetrics
+from consumer.service import Abandoned, RecordFlow, RetryPolicy, SystemicGate, prepare_signal
 
 
 class FlakyClient:

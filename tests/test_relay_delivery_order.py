@@ -14,7 +14,7 @@ from relay_harness import (
     running_relay,
 )
 
-from consumer.topics import committed_offsets, ensure_topic
+from consumer.tools import committed_offsets, ensure_topic
 
 
 def _seq(body: bytes) -> int:

@@ -3,7 +3,7 @@
 from conftest import RunningReceiver, TopicFactory, eventually
 from relay_harness import encode, keyed_signals, publish, relay_settings, running_relay
 
-from consumer.topics import committed_offsets, ensure_topic, read_topic
+from consumer.tools import committed_offsets, ensure_topic, read_topic
 
 
 async def test_dry_run_sends_nothing_and_commits_nothing(

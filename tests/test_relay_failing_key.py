@@ -5,7 +5,7 @@ import asyncio
 from conftest import RunningReceiver, TopicFactory, eventually, eventually_async
 from relay_harness import encode, end_offsets, publish, relay_settings, running_relay, signal
 
-from consumer.topics import committed_offsets, ensure_topic
+from consumer.tools import committed_offsets, ensure_topic
 from signing.receiver import Faults
 
 

@@ -15,7 +15,7 @@ from relay_harness import (
     relay_process,
 )
 
-from consumer.topics import committed_offsets, ensure_topic
+from consumer.tools import committed_offsets, ensure_topic
 from signing.receiver import Faults
 
 TOTAL_KEYS, PER_KEY = 20, 80

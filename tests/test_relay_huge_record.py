@@ -6,8 +6,8 @@ from aiokafka import AIOKafkaProducer
 from conftest import RunningReceiver, TopicFactory, eventually_async
 from relay_harness import encode, relay_settings, running_relay, signal
 
-from consumer.dead_letter import DLQ_MAX_MESSAGE_BYTES
-from consumer.topics import committed_offsets, ensure_topic, read_topic
+from consumer.adapters import DLQ_MAX_MESSAGE_BYTES
+from consumer.tools import committed_offsets, ensure_topic, read_topic
 
 HUGE = 10 * 1024 * 1024
 

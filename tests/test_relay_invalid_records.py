@@ -5,7 +5,7 @@ import asyncio
 from conftest import RunningReceiver, TopicFactory, eventually_async
 from relay_harness import encode, publish, relay_settings, running_relay, signal
 
-from consumer.topics import committed_offsets, ensure_topic, read_topic
+from consumer.tools import committed_offsets, ensure_topic, read_topic
 
 BAD_RECORDS: dict[bytes, tuple[bytes, str]] = {
     b"bad-json": (b"{not json", "invalid_json"),

@@ -14,7 +14,7 @@ from relay_harness import (
     relay_process,
 )
 
-from consumer.topics import committed_offsets, ensure_topic
+from consumer.tools import committed_offsets, ensure_topic
 from signing.receiver import Faults
 
 

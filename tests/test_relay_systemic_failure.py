@@ -14,7 +14,7 @@ from relay_harness import (
     running_relay,
 )
 
-from consumer.topics import committed_offsets, ensure_topic, read_topic
+from consumer.tools import committed_offsets, ensure_topic, read_topic
 
 
 async def test_unauthorized_pauses_deliveries_until_the_server_accepts_again(

@@ -11,7 +11,7 @@ from relay_harness import (
     signal,
 )
 
-from consumer.topics import committed_offsets, ensure_topic, read_topic
+from consumer.tools import committed_offsets, ensure_topic, read_topic
 from signing.receiver import Faults
 
 

@@ -12,7 +12,7 @@ from relay_harness import (
     running_relay,
 )
 
-from consumer.topics import committed_offsets, ensure_topic
+from consumer.tools import committed_offsets, ensure_topic
 from signing.receiver import Faults
 
 

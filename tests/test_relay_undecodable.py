@@ -17,9 +17,9 @@ from relay_harness import (
     signal,
 )
 
+from consumer.adapters import UndecodableRecord, decode_raw
 from consumer.config import Settings
-from consumer.topics import committed_offsets, ensure_topic, read_topic
-from consumer.undecodable import UndecodableRecord, decode_raw
+from consumer.tools import committed_offsets, ensure_topic, read_topic
 
 KEY = b"EURUSD"
 READABLE_HEADER_KEY = BAD_HEADER_KEY.decode("utf-8", "backslashreplace")

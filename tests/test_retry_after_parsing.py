@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.outcome import Outcome, classify, parse_retry_after
+from consumer.service import Outcome, classify, parse_retry_after
 
 NOW = 1_800_000_000.0
 

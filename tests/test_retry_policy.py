@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consumer.config import RetrySettings
-from consumer.retry import RetryPolicy
+from consumer.service import RetryPolicy
 
 POLICY = RetryPolicy(
     RetrySettings(base_seconds=0.5, max_seconds=8, retry_after_cap_seconds=20, max_attempts=5)

@@ -20,7 +20,7 @@ def test_every_record_error_is_exported() -> None:
         error = pending.pop()
         pending.extend(error.__subclasses__())
         if not error.__module__.startswith("schemas."):
-            continue  # a refinement defined by a user of the package (consumer.prepare)
+            continue  # a refinement defined by a user of the package (consumer.service._prepare)
         assert error in exported
         if error is not schemas.RecordError:
             assert error.dlq_reason in {"invalid_json", "invalid_schema", "too_large"}

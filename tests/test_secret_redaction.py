@@ -28,10 +28,10 @@ from relay_harness import (
     signal,
 )
 
-from consumer.alerts import Alerts, TelegramSink, WebhookSink
 from consumer.cli import main
 from consumer.config import ConfigError, Secret, Settings, load_settings
-from consumer.topics import committed_offsets, ensure_topic
+from consumer.ops import Alerts, TelegramSink, WebhookSink
+from consumer.tools import committed_offsets, ensure_topic
 from signing.errors import SigningError
 from signing.headers import signed_headers
 from signing.receiver import (

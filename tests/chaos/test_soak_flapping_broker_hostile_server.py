@@ -34,8 +34,8 @@ from hostile_server import (
 )
 from relay_harness import end_offsets, expected_signal_id, keyed_signals, publish, relay_settings
 
-from consumer.relay import Relay
-from consumer.topics import committed_offsets, ensure_topic, read_topic
+from consumer.service import Relay
+from consumer.tools import committed_offsets, ensure_topic, read_topic
 
 SIGNALS_PER_KEY = 100
 KEYS = [f"K{i:02d}" for i in range(50)]  # 5,000 signals

@@ -19,8 +19,8 @@ from conftest import RunningReceiver, eventually, eventually_async
 from fault_proxy import Mode, ProxiedBroker, proxied_tansu
 from relay_harness import end_offsets, expected_signal_id, keyed_signals, publish, relay_settings
 
-from consumer.relay import Relay
-from consumer.topics import committed_offsets, ensure_topic, read_topic
+from consumer.service import Relay
+from consumer.tools import committed_offsets, ensure_topic, read_topic
 from signing.receiver import Faults
 
 KEYS = [f"R{i:02d}" for i in range(40)]

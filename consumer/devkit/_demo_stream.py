@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import orjson
 
-from consumer.prepare import prepare_signal
+from consumer.service._prepare import prepare_signal
 from schemas.errors import RecordError
 from signing.timestamps import format_timestamp
 

@@ -32,7 +32,7 @@ import httpx
 
 from consumer import __version__
 from consumer.config import Settings
-from consumer.metrics import RelayMetrics
+from consumer.ops._metrics import RelayMetrics
 from signing.canonical import CanonicalSignal
 from signing.signer import RequestSigner
 

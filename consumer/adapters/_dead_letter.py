@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
@@ -37,12 +37,12 @@ from aiokafka.errors import (
     ReplicaNotAvailableError,
 )
 
-from consumer.retry import RetryPolicy
 from signing.timestamps import format_timestamp
 
 __all__ = [
     "DLQ_MAX_MESSAGE_BYTES",
     "DLQ_MIN_MESSAGE_BYTES",
+    "Backoff",
     "DeadLetter",
     "DeadLetterError",
     "DeadLetterWriter",
@@ -411,6 +411,12 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
+class Backoff(Protocol):
+    """How long to wait before write attempt `attempt` (the service's retry policy)."""
+
+    def delay(self, attempt: int) -> float: ...
+
+
 class DeadLetterWriter:
     """Writes dead letters and returns only once the broker acknowledged them (acks=all).
 
@@ -434,7 +440,7 @@ class DeadLetterWriter:
         self,
         producer: AIOKafkaProducer,
         topic: str,
-        policy: RetryPolicy,
+        policy: Backoff,
         *,
         max_message_bytes: int = DLQ_MAX_MESSAGE_BYTES,
         on_stalled: Callable[[int, BaseException], None] | None = None,

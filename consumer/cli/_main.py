@@ -118,8 +118,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from aiokafka.errors import KafkaError  # noqa: PLC0415
 
     from consumer.config import load_settings  # noqa: PLC0415 - keep --help fast
-    from consumer.logs import configure_logging  # noqa: PLC0415
-    from consumer.relay import Relay, RelayError, run_until_signalled  # noqa: PLC0415
+    from consumer.ops._logs import configure_logging  # noqa: PLC0415
+    from consumer.service._member import Relay, RelayError, run_until_signalled  # noqa: PLC0415
 
     settings = load_settings(os.environ)
     configure_logging(settings.log_level, settings.log_format)
@@ -160,7 +160,7 @@ def _cmd_receiver(args: argparse.Namespace) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from consumer.publish import (  # noqa: PLC0415
+    from consumer.tools._publish import (  # noqa: PLC0415
         PublishError,
         check_lines,
         publish_records,
@@ -193,14 +193,14 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
 def _kafka_client_options() -> dict[str, Any]:
     """Client options for the Kafka SASL/TLS settings in the environment (a ConfigError if bad)."""
+    from consumer.adapters._kafka_options import kafka_client_options  # noqa: PLC0415
     from consumer.config import load_kafka_security  # noqa: PLC0415
-    from consumer.kafka_options import kafka_client_options  # noqa: PLC0415
 
     return kafka_client_options(load_kafka_security(os.environ))
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from consumer.offline_verify import CapturedRequest, check_capture  # noqa: PLC0415
+    from consumer.tools._offline_verify import CapturedRequest, check_capture  # noqa: PLC0415
     from signing.errors import SigningInputError  # noqa: PLC0415
 
     request = CapturedRequest(
@@ -226,7 +226,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_dlq_replay(args: argparse.Namespace) -> int:
-    from consumer.dlq_replay import (  # noqa: PLC0415
+    from consumer.tools._dlq_replay import (  # noqa: PLC0415
         ReplayError,
         ReplayFilter,
         ReplayItem,
@@ -234,7 +234,7 @@ def _cmd_dlq_replay(args: argparse.Namespace) -> int:
         read_dead_letters,
         replay,
     )
-    from consumer.rate_limit import TokenBucket  # noqa: PLC0415
+    from consumer.tools._rate_limit import TokenBucket  # noqa: PLC0415
 
     bootstrap = _bootstrap(args)
     dlq_topic: str = args.dlq_topic or _env(
@@ -276,7 +276,7 @@ def _cmd_dlq_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from consumer.demo import DemoError, DemoOptions, run_demo  # noqa: PLC0415
+    from consumer.devkit._demo import DemoError, DemoOptions, run_demo  # noqa: PLC0415
 
     signals: int = args.signals
     if args.duration is not None:

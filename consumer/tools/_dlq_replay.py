@@ -20,8 +20,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
-from consumer.rate_limit import TokenBucket
-from consumer.topics import TopicError, read_topic
+from consumer.tools._rate_limit import TokenBucket
+from consumer.tools._topics import TopicError, read_topic
 from signing.errors import MalformedTimestampError
 from signing.timestamps import parse_timestamp
 

@@ -30,13 +30,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from consumer.config import load_settings
-from consumer.demo_report import Observation, RelayCounters, Verdict, judge, render_summary
-from consumer.demo_stream import REJECTED_INSTRUMENT, DemoStream, StreamRecord, build_stream
-from consumer.local_broker import LocalBrokerError, local_broker
-from consumer.logs import configure_logging
-from consumer.rate_limit import TokenBucket
-from consumer.relay import Relay
-from consumer.topics import TopicError, ensure_topic, read_topic
+from consumer.devkit._demo_report import Observation, RelayCounters, Verdict, judge, render_summary
+from consumer.devkit._demo_stream import REJECTED_INSTRUMENT, DemoStream, StreamRecord, build_stream
+from consumer.devkit._local_broker import LocalBrokerError, local_broker
+from consumer.ops._logs import configure_logging
+from consumer.service._member import Relay
+from consumer.tools._rate_limit import TokenBucket
+from consumer.tools._topics import TopicError, ensure_topic, read_topic
 from signing.receiver.app import ReceiverApp, create_app
 from signing.receiver.config import ReceiverConfig
 from signing.receiver.errors import ReceiverError

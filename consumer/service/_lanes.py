@@ -17,8 +17,8 @@ from typing import TypeAlias
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from consumer.commits import ContiguousTracker
-from consumer.record_flow import Abandoned
+from consumer.service._commits import ContiguousTracker
+from consumer.service._record_flow import Abandoned
 
 __all__ = ["Handler", "PartitionLane"]
 

@@ -14,7 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from consumer.prepare import prepare_signal
+from consumer.service._prepare import prepare_signal
 from schemas.errors import RecordError
 
 __all__ = [

@@ -27,15 +27,20 @@ from typing import Any
 
 from aiokafka.structs import ConsumerRecord
 
-from consumer.alerts import Alerts
-from consumer.dead_letter import DeadLetter, DeadLetterError, DeadLetterWriter, dlq_headers
-from consumer.delivery import AttemptResult, HttpSender, redact_userinfo
-from consumer.metrics import RelayMetrics
-from consumer.outcome import Outcome, classify
-from consumer.prepare import CanonicalTooLargeError, prepare_signal
-from consumer.retry import RetryPolicy
-from consumer.systemic import SystemicGate
-from consumer.undecodable import UndecodableRecord
+from consumer.adapters._dead_letter import (
+    DeadLetter,
+    DeadLetterError,
+    DeadLetterWriter,
+    dlq_headers,
+)
+from consumer.adapters._fetch_guard import UndecodableRecord
+from consumer.adapters._http import AttemptResult, HttpSender, redact_userinfo
+from consumer.ops._alerts import Alerts
+from consumer.ops._metrics import RelayMetrics
+from consumer.service._outcome import Outcome, classify
+from consumer.service._prepare import CanonicalTooLargeError, prepare_signal
+from consumer.service._retry import RetryPolicy
+from consumer.service._systemic import SystemicGate
 from schemas.errors import RecordError
 from signing.canonical import CanonicalSignal
 
@@ -133,7 +138,7 @@ class RecordFlow:
         self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
     ) -> str:
         if isinstance(record, UndecodableRecord):
-            # The Kafka client could not decode it (consumer/undecodable.py): never sent.
+            # The Kafka client could not decode it (consumer/adapters/_fetch_guard.py): never sent.
             now = self._clock()
             await self._dead_letter(record, DeadLetter("undecodable", record.error, 0, now, now))
             return "dead_lettered"

@@ -17,23 +17,23 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
-from consumer.alerts import Alerts
-from consumer.commits import CommitLoop, ContiguousTracker
-from consumer.config import Settings
-from consumer.dead_letter import (
+from consumer.adapters._dead_letter import (
     DLQ_MAX_MESSAGE_BYTES,
     DeadLetterWriter,
     build_dead_letter_producer,
 )
-from consumer.delivery import HttpSender, build_http_client
-from consumer.health import OpsServer
-from consumer.kafka_options import kafka_client_options
-from consumer.metrics import RelayMetrics
-from consumer.ordering import PartitionLane
-from consumer.record_flow import RecordFlow
-from consumer.retry import RetryPolicy
-from consumer.systemic import SystemicGate
-from consumer.undecodable import FetchGuard
+from consumer.adapters._fetch_guard import FetchGuard
+from consumer.adapters._http import HttpSender, build_http_client
+from consumer.adapters._kafka_options import kafka_client_options
+from consumer.config import Settings
+from consumer.ops._alerts import Alerts
+from consumer.ops._endpoint import OpsServer
+from consumer.ops._metrics import RelayMetrics
+from consumer.service._commits import CommitLoop, ContiguousTracker
+from consumer.service._lanes import PartitionLane
+from consumer.service._record_flow import RecordFlow
+from consumer.service._retry import RetryPolicy
+from consumer.service._systemic import SystemicGate
 
 __all__ = [
     "Relay",
@@ -382,7 +382,7 @@ class Relay:
 
     async def _check_broker(self, consumer: AIOKafkaConsumer) -> None:
         try:
-            await asyncio.wait_for(consumer.topics(), _BROKER_CHECK_EVERY)
+            await asyncio.wait_for(consumer.tools._topics(), _BROKER_CHECK_EVERY)
         except Exception as exc:  # any failure means "unreachable" for readiness
             if self._broker_ok:
                 _log.error("broker_unreachable", extra={"fields": {"error": repr(exc)[:300]}})

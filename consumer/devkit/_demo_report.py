@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
-from consumer.demo_stream import REJECTED_INSTRUMENT, Expectation
+from consumer.devkit._demo_stream import REJECTED_INSTRUMENT, Expectation
 
 __all__ = ["Observation", "RelayCounters", "Verdict", "judge", "render_summary"]
 

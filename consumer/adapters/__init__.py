@@ -1,0 +1,61 @@
+"""The core's I/O adapters: signed HTTP delivery, the dead-letter producer, Kafka options and
+the fetch guard that rescues records the Kafka client cannot decode.
+"""
+
+from consumer.adapters._dead_letter import (
+    DLQ_MAX_MESSAGE_BYTES,
+    DLQ_MIN_MESSAGE_BYTES,
+    Backoff,
+    DeadLetter,
+    DeadLetterError,
+    DeadLetterWriter,
+    FittedLetter,
+    build_dead_letter_producer,
+    dlq_headers,
+    fit_dead_letter,
+    is_retriable_write_error,
+    minimal_dead_letter,
+    record_size,
+)
+from consumer.adapters._fetch_guard import (
+    UNDECODABLE_ERRORS,
+    FetchGuard,
+    UndecodableRecord,
+    decode_raw,
+)
+from consumer.adapters._http import (
+    AttemptResult,
+    HttpAnswer,
+    HttpClient,
+    HttpSender,
+    build_http_client,
+    redact_userinfo,
+)
+from consumer.adapters._kafka_options import kafka_client_options
+
+__all__ = [
+    "DLQ_MAX_MESSAGE_BYTES",
+    "DLQ_MIN_MESSAGE_BYTES",
+    "UNDECODABLE_ERRORS",
+    "AttemptResult",
+    "Backoff",
+    "DeadLetter",
+    "DeadLetterError",
+    "DeadLetterWriter",
+    "FetchGuard",
+    "FittedLetter",
+    "HttpAnswer",
+    "HttpClient",
+    "HttpSender",
+    "UndecodableRecord",
+    "build_dead_letter_producer",
+    "build_http_client",
+    "decode_raw",
+    "dlq_headers",
+    "fit_dead_letter",
+    "is_retriable_write_error",
+    "kafka_client_options",
+    "minimal_dead_letter",
+    "record_size",
+    "redact_userinfo",
+]

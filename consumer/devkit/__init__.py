@@ -1,0 +1,52 @@
+"""The development kit: a local Kafka-protocol broker and the demo. Nothing in the service
+imports it; it needs the `demo` extra.
+"""
+
+from consumer.devkit._demo import DemoError, DemoOptions, demo_faults, run_demo
+from consumer.devkit._demo_report import Observation, RelayCounters, Verdict, judge, render_summary
+from consumer.devkit._demo_stream import (
+    INVALID_KINDS,
+    REJECTED_INSTRUMENT,
+    DemoStream,
+    Expectation,
+    StreamRecord,
+    build_stream,
+)
+from consumer.devkit._local_broker import (
+    BOOTSTRAP_ENV,
+    KIND_ENV,
+    BrokerChoiceError,
+    BrokerKind,
+    BrokerStartError,
+    LocalBroker,
+    LocalBrokerError,
+    local_broker,
+    tansu_broker,
+)
+
+__all__ = [
+    "BOOTSTRAP_ENV",
+    "INVALID_KINDS",
+    "KIND_ENV",
+    "REJECTED_INSTRUMENT",
+    "BrokerChoiceError",
+    "BrokerKind",
+    "BrokerStartError",
+    "DemoError",
+    "DemoOptions",
+    "DemoStream",
+    "Expectation",
+    "LocalBroker",
+    "LocalBrokerError",
+    "Observation",
+    "RelayCounters",
+    "StreamRecord",
+    "Verdict",
+    "build_stream",
+    "demo_faults",
+    "judge",
+    "local_broker",
+    "render_summary",
+    "run_demo",
+    "tansu_broker",
+]

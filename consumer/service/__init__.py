@@ -1,0 +1,44 @@
+"""The service core: what happens to a record and when its offset is committed.
+
+Group membership and lifecycle (`Relay`), per-key lanes, the record flow, the commit rule,
+outcome classification, retry policy and the systemic gate. Nothing here imports the
+development kit, the operator's tools or the CLI.
+"""
+
+from consumer.service._commits import CommitLoop, ContiguousTracker
+from consumer.service._lanes import Handler, PartitionLane
+from consumer.service._member import (
+    Relay,
+    RelayCrashedError,
+    RelayError,
+    RelayStartError,
+    run_until_signalled,
+)
+from consumer.service._outcome import Decision, Outcome, classify, parse_retry_after
+from consumer.service._prepare import CanonicalTooLargeError, Prepared, prepare_signal
+from consumer.service._record_flow import Abandoned, RecordFlow
+from consumer.service._retry import RetryPolicy
+from consumer.service._systemic import SystemicGate
+
+__all__ = [
+    "Abandoned",
+    "CanonicalTooLargeError",
+    "CommitLoop",
+    "ContiguousTracker",
+    "Decision",
+    "Handler",
+    "Outcome",
+    "PartitionLane",
+    "Prepared",
+    "RecordFlow",
+    "Relay",
+    "RelayCrashedError",
+    "RelayError",
+    "RelayStartError",
+    "RetryPolicy",
+    "SystemicGate",
+    "classify",
+    "parse_retry_after",
+    "prepare_signal",
+    "run_until_signalled",
+]
