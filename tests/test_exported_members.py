@@ -22,6 +22,7 @@ PACKAGES = [
     "consumer.tools",
     "consumer.devkit",
     "consumer.cli",
+    "consumer.config",
 ]
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 import json
 import logging
 import os
@@ -303,7 +302,7 @@ async def test_reprs_never_show_a_secret() -> None:
         repr(settings),
         str(settings),
         f"{settings}",
-        repr(dataclasses.asdict(settings)),
+        repr(settings.model_dump()),
         repr(settings.kafka_security),
         repr(settings.alerts),
         repr(Secret(HMAC_SECRET.encode())),

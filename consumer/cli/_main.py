@@ -626,7 +626,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Command = args.handler
     try:
         return handler(args)
-    except (ConfigError, UsageError) as exc:
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"signal-relay: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
         print(f"signal-relay: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

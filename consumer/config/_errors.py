@@ -1,0 +1,43 @@
+"""What a configuration problem is, and the one error that carries all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["ConfigError", "Problem"]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with one variable; `str()` is the line shown to the operator.
+
+    Attributes:
+        variable: the environment variable to change (a `*_FILE` variant when the file is bad).
+        problem: what is wrong, in words that never repeat a secret value.
+    """
+
+    variable: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.variable}: {self.problem}"
+
+
+class ConfigError(ValueError):
+    """Settings are missing or invalid; `str()` is one `VARIABLE: problem` line per problem.
+
+    `variable` and `problem` are those of the first problem; `problems` lists every one found.
+    """
+
+    def __init__(self, variable: str, problem: str, *, more: Sequence[Problem] = ()) -> None:
+        self.problems: tuple[Problem, ...] = (Problem(variable, problem), *more)
+        self.variable = variable
+        self.problem = problem
+        super().__init__("\n".join(str(each) for each in self.problems))
+
+    @classmethod
+    def of(cls, problems: Sequence[Problem]) -> ConfigError:
+        """One error listing `problems` (at least one), in the order they were found."""
+        first, *more = problems
+        return cls(first.variable, first.problem, more=more)
