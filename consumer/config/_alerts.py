@@ -9,7 +9,8 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from consumer.config import _syntax as syntax
 from consumer.config._environment import EnvironmentSettings, Integer, Number
-from consumer.config._secrets import FileVariant, Secret, refuse
+from consumer.config._errors import refuse
+from consumer.config._secrets import FileVariant, Secret
 
 __all__ = ["AlertSettings"]
 

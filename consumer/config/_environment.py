@@ -19,8 +19,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from consumer.config._errors import ConfigError, Problem
-from consumer.config._secrets import FileVariant, refuse, secret_input
+from consumer.config._errors import ConfigError, Problem, refuse
+from consumer.config._secrets import FileVariant, secret_input
 
 __all__ = [
     "EnvironmentSettings",
@@ -98,8 +98,7 @@ class EnvironmentSettings(BaseSettings):
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str], **given: object) -> Self:
-        """Validate the variables in `environ` (plus fields `given` by name), or raise a
-        `ConfigError` listing every problem."""
+        """Validate `environ` (and fields `given` by name); a `ConfigError` lists every problem."""
         values: dict[str, Any] = {**_inputs(cls, environ), **given}
         try:
             return cls(**values)

@@ -1,11 +1,13 @@
-"""What a configuration problem is, and the one error that carries all of them."""
+"""What a configuration problem is, how a check reports one, and the error carrying them all."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["ConfigError", "Problem"]
+from pydantic_core import PydanticCustomError
+
+__all__ = ["ConfigError", "Problem", "refuse"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,3 +43,13 @@ class ConfigError(ValueError):
         """One error listing `problems` (at least one), in the order they were found."""
         first, *more = problems
         return cls(first.variable, first.problem, more=more)
+
+
+def refuse(problem: str, variable: str | None = None) -> PydanticCustomError:
+    """A validation error whose message is exactly `problem`, reported against `variable`.
+
+    Without `variable` the problem is the field's own variable. Raise what this returns.
+    """
+    return PydanticCustomError(
+        "config", problem, None if variable is None else {"variable": variable}
+    )

@@ -8,7 +8,8 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, fie
 
 from consumer.config import _syntax as syntax
 from consumer.config._environment import EnvironmentSettings, Flag, Integer, Number, parse_flag
-from consumer.config._secrets import FileVariant, Secret, ca_bundle, refuse
+from consumer.config._errors import refuse
+from consumer.config._secrets import FileVariant, Secret, ca_bundle
 from signing.signature import MIN_SECRET_BYTES, is_valid_producer_id
 
 __all__ = ["OutboundVariables"]

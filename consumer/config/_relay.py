@@ -9,9 +9,9 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 from consumer.config import _syntax as syntax
 from consumer.config._alerts import AlertSettings
 from consumer.config._environment import EnvironmentSettings, Integer, Number
+from consumer.config._errors import refuse
 from consumer.config._kafka import KafkaSecurity, KafkaVariables
 from consumer.config._outbound import OutboundVariables
-from consumer.config._secrets import refuse
 
 __all__ = ["DEFAULT_MAX_IN_FLIGHT", "RelayVariables", "RetrySettings", "Settings"]
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler
-from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+from pydantic_core import CoreSchema, core_schema
 
-from consumer.config._errors import ConfigError
+from consumer.config._errors import ConfigError, refuse
 
 __all__ = [
     "MAX_CA_FILE_BYTES",
@@ -24,7 +24,6 @@ __all__ = [
     "ca_bundle",
     "read_regular_file",
     "read_secret_file",
-    "refuse",
     "secret_input",
 ]
 
@@ -54,16 +53,6 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
-
-
-def refuse(problem: str, variable: str | None = None) -> PydanticCustomError:
-    """A validation error whose message is exactly `problem`, reported against `variable`.
-
-    Without `variable` the problem is the field's own variable. Raise what this returns.
-    """
-    return PydanticCustomError(
-        "config", problem, None if variable is None else {"variable": variable}
-    )
 
 
 @dataclass(frozen=True, slots=True)

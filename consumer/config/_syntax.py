@@ -10,7 +10,7 @@ import ipaddress
 import re
 from urllib.parse import SplitResult, urlsplit
 
-from consumer.config._secrets import refuse
+from consumer.config._errors import refuse
 
 __all__ = [
     "bootstrap_servers",
