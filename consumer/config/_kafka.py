@@ -38,7 +38,7 @@ class KafkaVariables(EnvironmentSettings):
     dlq_topic: str = Field(
         "",
         validation_alias="KAFKA_DLQ_TOPIC",
-        description="dead-letter topic; default `<KAFKA_TOPIC>.dlq`",
+        description="dead-letter topic (default `<KAFKA_TOPIC>.dlq`); must differ from KAFKA_TOPIC",
     )
     session_timeout_ms: Integer = Field(
         10000,
