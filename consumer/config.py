@@ -141,7 +141,7 @@ class AlertSettings:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Everything the relay needs, validated once at start-up (CONTRACT section 6)."""
+    """Everything the relay needs, validated once at start-up (docs/PROTOCOL.md §10)."""
 
     producer_id: str
     secret: Secret = field(repr=False)
