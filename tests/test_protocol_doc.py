@@ -72,7 +72,9 @@ def _fences() -> dict[str, str]:
 
 def _example_inputs() -> dict[str, str]:
     rows = re.findall(
-        r"^\| (secret|producer id|method|endpoint|timestamp) \| `([^`]+)` \|$", DOC, re.M
+        r"^\| (secret|producer id|method|endpoint|timestamp) \| `([^`]+)` \|$",
+        _section("5"),
+        re.MULTILINE,
     )
     return dict(rows)
 
@@ -246,3 +248,10 @@ def test_nothing_cites_the_contract_outside_the_repository() -> None:
         if _EXTERNAL_SPEC.search(line)
     ]
     assert not found
+
+
+def test_readme_links_the_protocol_near_the_top() -> None:
+    """The README links docs/PROTOCOL.md before its first section."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    introduction = readme.split("\n## ", 1)[0]
+    assert "](docs/PROTOCOL.md)" in introduction
