@@ -37,7 +37,7 @@ _DLQ_NAME = re.compile(r"dlq(?:\.[a-z0-9_]+)+")
 _CITATION = re.compile(r"PROTOCOL\.md((?:(?:,\s*|\s+and\s+|\s+)§\d+(?:\.\d+)*)+)")
 _SECTION_SIGN = re.compile(r"§(\d+(?:\.\d+)*)")
 # Citations of the contract document that lives outside the repository (in any letter case).
-_EXTERNAL_SPEC = re.compile(r"\bcontract(?:\.md\b|\s+(?:sections?\s+)?\d)", re.IGNORECASE)
+_EXTERNAL_SPEC = re.compile(r"\bcontract(?:\.md\b|\s+(?:sections?\s+)?§?\d)", re.IGNORECASE)
 _TEXT_SUFFIXES = {".py", ".md", ".yaml", ".yml", ".toml", ".txt", ".cfg", ".ini", ".json"}
 _TEXT_NAMES = {"Makefile", "Dockerfile"}
 _SKIPPED_DIRS = {"__pycache__", "build", "dist", "node_modules"}
