@@ -1,4 +1,4 @@
-"""The Kafka record's schema: `SignalCandidate` and every rule of CONTRACT section 2."""
+"""The Kafka record's schema: `SignalCandidate` and every rule of docs/PROTOCOL.md §2."""
 
 from __future__ import annotations
 

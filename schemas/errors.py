@@ -1,6 +1,6 @@
 """Why a Kafka record is not a valid signal candidate: one class per case, classified on the class.
 
-The hierarchy, with each class's `dlq_reason` (CONTRACT section 5):
+The hierarchy, with each class's `dlq_reason` (docs/PROTOCOL.md §9.4):
 
     RecordError
     ├── EmptyRecordError ........ invalid_json

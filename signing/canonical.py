@@ -1,4 +1,4 @@
-"""The canonical body: the exact bytes signed and sent for one candidate (CONTRACT section 3).
+"""The canonical body: the exact bytes signed and sent for one candidate (docs/PROTOCOL.md §3).
 
 Sorted keys, no whitespace, UTF-8 without `\\u` escapes for non-ASCII, absent optional fields
 omitted, decimals as strings in plain notation, `generated_at` in UTC with `Z`, and always a

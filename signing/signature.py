@@ -1,4 +1,4 @@
-"""The canonical request and its HMAC-SHA256 signature (CONTRACT section 3), seed-compatible.
+"""The canonical request and its HMAC-SHA256 signature (docs/PROTOCOL.md §4), seed-compatible.
 
 The canonical request is five lines joined by "\\n", no trailing newline, UTF-8::
 

@@ -1,4 +1,4 @@
-"""Server-side verification of a signed ingest request (CONTRACT section 3)."""
+"""Server-side verification of a signed ingest request (docs/PROTOCOL.md §6)."""
 
 import hmac
 import math

@@ -1,4 +1,4 @@
-"""The relay behind a TCP fault proxy to the broker (tests/fault_proxy.py): CONTRACT 4, 8.
+"""The relay behind a TCP fault proxy to the broker (tests/fault_proxy.py): docs/PROTOCOL.md §8, §12
 
 The module runs its own memory-only Tansu that advertises the proxy, so every Kafka
 connection of the relay (bootstrap, coordinator, fetches, commits, DLQ producer) goes through

@@ -1,4 +1,4 @@
-"""canonical_body: the exact bytes of CONTRACT section 3, and the signal_id they always carry."""
+"""canonical_body: the exact bytes of docs/PROTOCOL.md §3, and the signal_id they always carry."""
 
 from __future__ import annotations
 

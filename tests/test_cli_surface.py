@@ -69,7 +69,7 @@ def test_every_command_has_help_naming_its_options(
 
 
 def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
-    """`--help` names every command of CONTRACT section 7."""
+    """`--help` names every command of docs/PROTOCOL.md §11."""
     with pytest.raises(SystemExit) as exited:
         main(["--help"])
     assert exited.value.code == 0

@@ -1,7 +1,7 @@
 """Dead letters always fit the DLQ topic, and a permanent write error never wedges a partition.
 
 Against the real broker: a 10 MB record is cut to the writer's limit and marked
-`dlq.truncated`/`dlq.original_size` (CONTRACT section 9); a small one lands byte for byte; a
+`dlq.truncated`/`dlq.original_size` (docs/PROTOCOL.md §9.5); a small one lands byte for byte; a
 size error gets one smaller try, then `DeadLetterError`; an invalid topic fails at once; a
 broker that is gone is retried (with `on_stalled`) until the caller cancels.
 """

@@ -1,4 +1,4 @@
-"""The real relay against a hostile HTTP server (tests/hostile_server.py): CONTRACT 4, 5, 9.
+"""The relay against a hostile HTTP server (tests/hostile_server.py): docs/PROTOCOL.md §7, §8, §9.
 
 Every case publishes a few signals, lets the relay meet one kind of misbehaviour, checks what
 the contract says about commits, dead letters and readiness, then (where the contract says the

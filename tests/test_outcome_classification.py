@@ -1,4 +1,4 @@
-"""CONTRACT section 4: every status class maps to the documented decision."""
+"""docs/PROTOCOL.md §7: every status class maps to the documented decision."""
 
 from email.utils import formatdate
 

@@ -1,4 +1,4 @@
-"""Every rule of CONTRACT section 2, each boundary from both sides."""
+"""Every rule of docs/PROTOCOL.md §2, each boundary from both sides."""
 
 from __future__ import annotations
 

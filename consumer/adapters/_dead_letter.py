@@ -1,6 +1,6 @@
 """The dead-letter topic: what a dead letter carries, and writing it with acks=all.
 
-A dead letter always fits the topic (CONTRACT sections 5 and 9): before it is produced, its
+A dead letter always fits the topic (docs/PROTOCOL.md §9.5): before it is produced, its
 size is estimated exactly as the Kafka client estimates it, and a letter that would exceed
 `max_message_bytes` is cut to fit and marked `dlq.truncated: true` plus `dlq.original_size`
 (bytes of the original value). What is cut, in this order of sacrifice:
@@ -106,10 +106,10 @@ class DeadLetterError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """Why a record is dead, in the words of the `dlq.*` headers (CONTRACT section 5).
+    """Why a record is dead, in the words of the `dlq.*` headers (docs/PROTOCOL.md §9.3).
 
     Attributes:
-        reason: `dlq.reason`, one of the contract's reasons.
+        reason: `dlq.reason`, one of the reasons of docs/PROTOCOL.md §9.4.
         error: human-readable explanation, cut to 1 KiB.
         attempts: HTTP attempts made (0 for records never sent).
         first_attempt_at, last_attempt_at: epoch seconds of the first and last attempt

@@ -1,4 +1,4 @@
-"""`signal-relay`: the command line (CONTRACT section 7). Exit codes: 0 ok, 1 failure, 2 usage.
+"""`signal-relay`: the command line (docs/PROTOCOL.md §11). Exit codes: 0 ok, 1 failure, 2 usage.
 
 Every command imports what it needs when it runs, so `--help` stays fast. Errors are one line on
 stderr, never a traceback; a command's result (a verdict, what was published) goes to stdout.

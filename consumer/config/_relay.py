@@ -131,7 +131,7 @@ class RelayVariables(EnvironmentSettings):
 
 
 class Settings(RelayVariables, KafkaVariables, OutboundVariables):
-    """Everything the relay needs, validated once at start-up (CONTRACT section 6).
+    """Everything the relay needs, validated once at start-up (docs/PROTOCOL.md §10).
 
     The variables are declared by group (`OutboundVariables`, `KafkaVariables`,
     `RelayVariables`); the retry, Kafka security and alert groups are nested.

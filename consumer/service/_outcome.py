@@ -1,4 +1,4 @@
-"""Classify an HTTP attempt into what the relay does next (CONTRACT section 4)."""
+"""Classify an HTTP attempt into what the relay does next (docs/PROTOCOL.md §7)."""
 
 from __future__ import annotations
 
