@@ -50,7 +50,6 @@ def configure_logging(
     *,
     secrets: Iterable[str] = (),
     stream: TextIO | None = None,
-    repeat_window: float = 60.0,
 ) -> None:
     """Render every logger's records on `stream` (stderr), one per line, in `fmt`.
 
@@ -59,7 +58,7 @@ def configure_logging(
     installed before; other handlers on the root logger (a test's capture) are left alone.
     """
     global _installed  # noqa: PLW0603 - the one handler of the process
-    handler = _LineHandler(stream, RepeatLimiter(repeat_window))
+    handler = _LineHandler(stream, RepeatLimiter())
     handler.setFormatter(_formatter(fmt, Redactor(secrets)))
     root = logging.getLogger()
     if _installed is not None:
@@ -164,7 +163,7 @@ class _LineHandler(logging.StreamHandler[TextIO]):
     def handle(self, record: logging.LogRecord) -> bool:
         handled = False
         for line in self._limiter.admit(record):
-            handled = super().handle(line) is not False or handled
+            handled = bool(super().handle(line)) or handled
         return handled
 
     def emit(self, record: logging.LogRecord) -> None:
