@@ -133,7 +133,7 @@ async def test_a_relay_process_logging_at_debug_never_shows_a_secret(
     inboxes: tuple[AlertInbox, str, AlertInbox, str],
     tmp_path: Path,
 ) -> None:
-    """Deliveries, retries, DLQ, a 401, alerts and a failing sink: no secret in the output."""
+    """Deliveries, retries, DLQ, a 401, alerts and a failing sink: every line JSON, no secret."""
     receiver, receiver_url = receiver_app
     telegram, telegram_url, webhook, webhook_url = inboxes
     topic = await new_topic(1)

@@ -26,7 +26,8 @@ class Alert:
     """One alert for the operator.
 
     Attributes:
-        kind: what happened: `systemic_failure`, `systemic_resolved` or `key_failing`.
+        kind: what happened: `systemic_failure`, `systemic_resolved`, `key_failing` or
+            `dlq_stalled`.
         key: what it is about within its kind; rate limits apply per (kind, key).
         summary: one line for a human.
         severity: `critical`, `warning` or `info`.

@@ -31,7 +31,7 @@ _MASK = "***"
 
 
 class AlertError(Exception):
-    """Base of the errors of the alerts module."""
+    """Base of the errors of the alert sinks."""
 
 
 class AlertSendError(AlertError):
