@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from conftest import RunningReceiver, eventually, eventually_async
 from fault_proxy import ProxiedBroker, proxied_tansu
+from log_capture import json_lines, rendered_logs
 from relay_harness import (
     Published,
     end_offsets,
@@ -202,3 +203,31 @@ async def test_200ms_broker_latency_loses_nothing(
         f"lost {len(lost)}, {time.monotonic() - started:.1f}s"
     )
     assert lost == []
+
+
+async def test_a_broker_cut_logs_one_json_line_per_repeated_kafka_error(
+    proxied: ProxiedBroker, receiver: RunningReceiver
+) -> None:
+    """While the broker is cut, aiokafka's lines are JSON, each shown once, then counted.
+
+    The relay is stopped during the cut: the suppressed counts are reported as logging ends.
+    """
+    topic = await _topic(proxied, 1)
+    settings = relay_settings(
+        proxied.bootstrap_servers, topic, receiver.url, KAFKA_DLQ_TOPIC=f"{topic}.dlq"
+    )
+    with rendered_logs() as stream:
+        async with _started(settings) as (relay, _task):
+            proxied.proxy.set_mode("cut")
+            await eventually(lambda: not relay.readiness()[0], 15, "readiness to fail while cut")
+    lines = json_lines(stream.getvalue())
+    kafka = [
+        (line["logger"], line["event"]) for line in lines if line["logger"].startswith("aiokafka")
+    ]
+    suppressed = sum(
+        line["suppressed"] for line in lines if line["event"] == "log_lines_suppressed"
+    )
+    print(f"cut: {len(lines)} lines, {len(kafka)} from aiokafka, {suppressed} suppressed")
+    assert {line["service"] for line in lines} == {"signal-relay"}
+    assert suppressed > len(kafka)
+    assert len(kafka) <= 20, kafka

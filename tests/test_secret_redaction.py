@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from alert_inbox import AlertInbox, Posted
 from conftest import TopicFactory, eventually_async
+from log_capture import json_lines
 from relay_harness import (
     encode,
     end_offsets,
@@ -131,7 +132,7 @@ async def test_a_relay_process_logging_at_debug_never_shows_a_secret(
     inboxes: tuple[AlertInbox, str, AlertInbox, str],
     tmp_path: Path,
 ) -> None:
-    """Deliveries, retries, DLQ, a 401, alerts and a failing sink: no secret in the output."""
+    """Deliveries, retries, DLQ, a 401, alerts and a failing sink: every line JSON, no secret."""
     receiver, receiver_url = receiver_app
     telegram, telegram_url, webhook, webhook_url = inboxes
     topic = await new_topic(1)
@@ -169,7 +170,9 @@ async def test_a_relay_process_logging_at_debug_never_shows_a_secret(
         assert await asyncio.to_thread(process.wait, 30) == 0
 
     output = log_path.read_text()
-    events = [json.loads(line)["event"] for line in output.splitlines() if line.startswith("{")]
+    lines = json_lines(output)  # every line, aiokafka's and httpx's included
+    assert {line["service"] for line in lines} == {"signal-relay"}
+    events = [line["event"] for line in lines]
     for event in ("delivered", "retry", "dead_lettered", "systemic_failure", "alert_send_failed"):
         assert event in events, f"the run never logged {event}"
     assert_no_secret(output, "the relay's log")

@@ -2,20 +2,19 @@
 structured logs and operator alerts.
 """
 
-from consumer.ops._alerts import (
-    Alert,
+from consumer.ops._alert_model import Alert, Severity, alert_text
+from consumer.ops._alert_sinks import (
     AlertError,
-    AlertRateLimiter,
-    Alerts,
     AlertSendError,
     AlertSink,
-    Severity,
     TelegramSink,
     WebhookSink,
-    alert_text,
 )
+from consumer.ops._alerts import AlertRateLimiter, Alerts
 from consumer.ops._endpoint import OpsServer
-from consumer.ops._logs import configure_logging
+from consumer.ops._log_redaction import Redactor, secrets_in
+from consumer.ops._log_repeats import RepeatLimiter
+from consumer.ops._logs import configure_logging, relay_logger
 from consumer.ops._metrics import RelayMetrics
 
 __all__ = [
@@ -26,10 +25,14 @@ __all__ = [
     "AlertSink",
     "Alerts",
     "OpsServer",
+    "Redactor",
     "RelayMetrics",
+    "RepeatLimiter",
     "Severity",
     "TelegramSink",
     "WebhookSink",
     "alert_text",
     "configure_logging",
+    "relay_logger",
+    "secrets_in",
 ]

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import structlog
 from aiokafka.structs import ConsumerRecord
 
 from consumer.adapters._dead_letter import (
@@ -36,6 +37,7 @@ from consumer.adapters._dead_letter import (
 from consumer.adapters._fetch_guard import UndecodableRecord
 from consumer.adapters._http import AttemptResult, HttpSender, redact_userinfo
 from consumer.ops._alerts import Alerts
+from consumer.ops._logs import relay_logger
 from consumer.ops._metrics import RelayMetrics
 from consumer.service._outcome import Outcome, classify
 from consumer.service._prepare import CanonicalTooLargeError, prepare_signal
@@ -46,20 +48,11 @@ from signing.canonical import CanonicalSignal
 
 __all__ = ["Abandoned", "RecordFlow"]
 
-_log = logging.getLogger("signal_relay.record")
+_log = relay_logger("signal_relay.record")
 
 
 class Abandoned(Exception):  # not an error: the partition was released mid-flight
     """The record's partition is being released; the record stays uncommitted."""
-
-
-def _context(record: ConsumerRecord[bytes, bytes], **fields: object) -> dict[str, object]:
-    return {
-        "topic": record.topic,
-        "partition": record.partition,
-        "offset": record.offset,
-        **fields,
-    }
 
 
 class RecordFlow:
@@ -94,6 +87,15 @@ class RecordFlow:
         self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
     ) -> str:
         """Return the record's final outcome name; raise `Abandoned` if `closing` interrupts."""
+        # Every line logged while handling the record carries where it is (signal_id, once known).
+        with structlog.contextvars.bound_contextvars(
+            topic=record.topic, partition=record.partition, offset=record.offset, signal_id=None
+        ):
+            return await self._run(record, closing, fetched_at)
+
+    async def _run(
+        self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
+    ) -> str:
         failures = 0
         while True:
             try:
@@ -114,14 +116,7 @@ class RecordFlow:
         error = redact_userinfo(f"{type(exc).__name__}: {exc}")[:300]
         delay = self._policy.delay(failures)
         self._metrics.record_errors.inc()
-        _log.error(
-            "record_error",
-            extra={
-                "fields": _context(
-                    record, error=error, attempt=failures, retry_in_s=round(delay, 3)
-                )
-            },
-        )
+        _log.error("record_error", error=error, attempt=failures, retry_in_s=round(delay, 3))
         if self._alerts is not None:
             self._alerts.record_failing(record, failures, error, None)
         return delay
@@ -144,6 +139,7 @@ class RecordFlow:
             return "dead_lettered"
         try:
             signal = prepare_signal(record.value, self._max_body_size).signal
+            structlog.contextvars.bind_contextvars(signal_id=signal.signal_id)
         except RecordError as exc:
             now = self._clock()
             signal_id = exc.signal_id if isinstance(exc, CanonicalTooLargeError) else None
@@ -155,14 +151,12 @@ class RecordFlow:
             # A fingerprint, never the signature: a logged signature would be a valid request
             # for anyone who reads the log, inside the server's freshness window.
             fingerprint = hashlib.sha256(headers["X-Signature"].encode()).hexdigest()[:16]
-            fields = _context(
-                record,
-                signal_id=signal.signal_id,
-                timestamp=headers["X-Timestamp"],
+            _log.info(
+                "dry_run",
+                signed_timestamp=headers["X-Timestamp"],
                 signature_sha256=fingerprint,
                 body_bytes=len(signal.body),
             )
-            _log.info("dry_run", extra={"fields": fields})
             self._metrics.outcomes.labels("dry_run").inc()
             return "dry_run"
         return await self._deliver(record, signal, closing, fetched_at)
@@ -212,16 +206,10 @@ class RecordFlow:
             delay = self._policy.delay(attempt, decision.retry_after)
             _log.info(
                 "retry",
-                extra={
-                    "fields": _context(
-                        record,
-                        signal_id=signal.signal_id,
-                        status=result.status,
-                        error=result.error,
-                        attempt=attempt,
-                        retry_in_s=round(delay, 3),
-                    )
-                },
+                status=result.status,
+                error=result.error,
+                attempt=attempt,
+                retry_in_s=round(delay, 3),
             )
             await _sleep_unless_closing(delay, closing)
 
@@ -243,15 +231,9 @@ class RecordFlow:
             _log.log(
                 logging.DEBUG if outcome is Outcome.DELIVERED else logging.INFO,
                 outcome.value,
-                extra={
-                    "fields": _context(
-                        record,
-                        signal_id=signal.signal_id,
-                        status=result.status,
-                        attempt=attempt,
-                        duration_ms=round(result.duration * 1000, 2),
-                    )
-                },
+                status=result.status,
+                attempt=attempt,
+                duration_ms=round(result.duration * 1000, 2),
             )
         return outcome.value
 
@@ -276,16 +258,15 @@ class RecordFlow:
         )
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], letter: DeadLetter) -> None:
-        fields = _context(
-            record,
-            signal_id=letter.signal_id,
-            reason=letter.reason,
-            error=letter.error[:300],
-            status=letter.http_status,
-            attempt=letter.attempts,
-        )
+        fields = {
+            "signal_id": letter.signal_id,
+            "reason": letter.reason,
+            "error": letter.error[:300],
+            "status": letter.http_status,
+            "attempt": letter.attempts,
+        }
         if self._dead_letters is None:
-            _log.warning("dry_run_dead_letter", extra={"fields": fields})
+            _log.warning("dry_run_dead_letter", **fields)
             self._metrics.outcomes.labels("dry_run_dead_letter").inc()
             return
         headers = dlq_headers(
@@ -298,7 +279,7 @@ class RecordFlow:
         await self._dead_letters.write(key=record.key, value=record.value, headers=headers)
         self._metrics.dead_lettered.labels(letter.reason).inc()
         self._metrics.outcomes.labels("dead_lettered").inc()
-        _log.warning("dead_lettered", extra={"fields": fields})
+        _log.warning("dead_lettered", **fields)
 
 
 async def _sleep_unless_closing(delay: float, closing: asyncio.Event) -> None:
