@@ -14,9 +14,9 @@ from consumer.ops._alerts import (
     WebhookSink,
     alert_text,
 )
-from consumer.ops._endpoint import OpsServer
+from consumer.ops._endpoint import MetricsRenderer, OpsServer
 from consumer.ops._logs import configure_logging
-from consumer.ops._metrics import RelayMetrics
+from consumer.ops._metrics import Exposition, RelayMetrics
 
 __all__ = [
     "Alert",
@@ -25,6 +25,8 @@ __all__ = [
     "AlertSendError",
     "AlertSink",
     "Alerts",
+    "Exposition",
+    "MetricsRenderer",
     "OpsServer",
     "RelayMetrics",
     "Severity",
