@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -287,3 +288,91 @@ async def test_stop_drops_the_connections_still_being_served() -> None:
             assert await asyncio.wait_for(read_to_eof(reader), 5) == b""
     finally:
         await close(writer)
+
+
+async def test_a_slow_metrics_render_holds_neither_the_loop_nor_the_port(
+    ops_log: pytest.LogCaptureFixture,
+) -> None:
+    """While a render is stuck, /healthz answers; past the handler deadline the scrape gets 504."""
+    entered, release = threading.Event(), threading.Event()
+
+    def stuck_render(_: str) -> Exposition:
+        entered.set()
+        release.wait(10)
+        return Exposition(b"# late\n", "text/plain")
+
+    ops = OpsServer(render_metrics=stuck_render, readiness=lambda: (True, ""), handler_timeout=1)
+    port = await ops.start("127.0.0.1", 0)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            scrape = asyncio.create_task(http.get("/metrics"))
+            await eventually(entered.is_set, 5, "the render to start")
+            healthz = await asyncio.wait_for(http.get("/healthz"), 0.9)
+            assert (healthz.status_code, healthz.text) == (200, "ok\n")
+            assert not scrape.done()
+            assert (await scrape).status_code == 504
+    finally:
+        release.set()
+        await ops.stop()
+    assert_no_error_or_traceback(ops_log)
+
+
+class LoopLateness:
+    """How late the event loop runs a callback due every `period` seconds (not a wait)."""
+
+    def __init__(self, period: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._period = period
+        self._due = self._loop.time() + period
+        self._handle = self._loop.call_at(self._due, self._tick)
+        self.worst = 0.0
+        self.ticks = 0
+
+    def _tick(self) -> None:
+        now = self._loop.time()
+        self.worst = max(self.worst, now - self._due)
+        self.ticks += 1
+        self._due = now + self._period
+        self._handle = self._loop.call_at(self._due, self._tick)
+
+    def stop(self) -> None:
+        self._handle.cancel()
+
+
+async def test_a_mix_of_hostile_clients_does_not_stall_the_event_loop(
+    ops_log: pytest.LogCaptureFixture,
+) -> None:
+    """Slowloris heads, 4 MiB request lines and unread /metrics at once: the loop stays on time."""
+    body = b"# filler line of a very large exposition\n" * (100 * 1024)  # ~4 MiB
+    ops = OpsServer(
+        render_metrics=lambda _: Exposition(body, "text/plain"),
+        readiness=lambda: (True, ""),
+        head_timeout=1,
+        write_timeout=1,
+    )
+    port = await ops.start("127.0.0.1", 0)
+    lateness = LoopLateness(0.01)
+    held: list[asyncio.StreamWriter] = []
+    try:
+        for _ in range(20):  # slowloris heads, cut off at the head deadline
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /healthz HTTP/1.0\r\nX-Slow: 1\r\n")
+            held.append(writer)
+        for _ in range(10):  # /metrics answers nobody reads, dropped at the write deadline
+            _, writer = await asyncio.open_connection("127.0.0.1", port, limit=1024)
+            writer.write(b"GET /metrics HTTP/1.0\r\n\r\n")
+            held.append(writer)
+        oversized = b"GET /" + b"a" * (4 << 20) + b" HTTP/1.0\r\n\r\n"
+        refusals = await asyncio.gather(*(exchange(port, oversized) for _ in range(10)))
+        assert {status_of(r) for r in refusals} == {400}
+        async with httpx.AsyncClient(timeout=5) as http:
+            assert (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+        await eventually(lambda: ops.active_connections == 0, 10, "every hostile client dropped")
+    finally:
+        lateness.stop()
+        for writer in held:
+            await close(writer)
+        await ops.stop()
+    assert lateness.ticks > 50
+    assert lateness.worst < 0.5, f"the event loop ran {lateness.worst:.3f} s late"
+    assert_no_error_or_traceback(ops_log)
