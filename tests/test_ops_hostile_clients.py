@@ -2,7 +2,8 @@
 
 Slowloris heads, oversized request lines and headers, a flood of idle connections and a client
 that never reads its answer: each is cut off by a bound, and none of them logs a traceback or
-keeps the port from answering the next well-behaved client.
+keeps the port from answering the next well-behaved client, nor holds the event loop the relay
+delivers on.
 """
 
 from __future__ import annotations
@@ -17,9 +18,18 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import eventually
+from conftest import RunningReceiver, TopicFactory, eventually, eventually_async
+from relay_harness import (
+    end_offsets,
+    free_port,
+    keyed_signals,
+    publish,
+    relay_settings,
+    running_relay,
+)
 
 from consumer.ops import Exposition, OpsServer, RelayMetrics
+from consumer.tools import committed_offsets, ensure_topic
 
 
 @contextlib.asynccontextmanager
@@ -376,3 +386,86 @@ async def test_a_mix_of_hostile_clients_does_not_stall_the_event_loop(
     assert lateness.ticks > 50
     assert lateness.worst < 0.5, f"the event loop ran {lateness.worst:.3f} s late"
     assert_no_error_or_traceback(ops_log)
+
+
+SIGNALS = 200
+
+
+async def attack(port: int, stop: asyncio.Event) -> int:
+    """Waves of 1 MiB heads, unread scrapes and slowloris heads past the cap, until `stop`."""
+    held: list[asyncio.StreamWriter] = []
+    waves = 0
+    requests = [b"GET /" + b"a" * (1 << 20) + b" HTTP/1.0\r\n\r\n"] * 5
+    requests += [b"GET /metrics HTTP/1.0\r\n\r\n"] * 5  # read by nobody (tiny reader limit)
+    requests += [b"GET /metrics HTTP/1.0\r\nX-Slow: 1\r\n"] * 70  # more than the cap
+    try:
+        while not stop.is_set():
+            for request in requests:
+                with contextlib.suppress(ConnectionError):
+                    _, writer = await asyncio.open_connection("127.0.0.1", port, limit=1024)
+                    writer.write(request)
+                    held.append(writer)
+            waves += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.2)  # the pacing of the waves
+            for writer in held:
+                await close(writer)
+            held.clear()
+    finally:
+        for writer in held:
+            await close(writer)
+    return waves
+
+
+async def test_deliveries_go_on_while_the_ops_port_is_attacked(
+    ops_log: pytest.LogCaptureFixture,
+    kafka_bootstrap: str,
+    new_topic: TopicFactory,
+    receiver: RunningReceiver,
+) -> None:
+    """Waves of hostile clients on the ops port: 200 signals delivered and committed, on time."""
+    topic = await new_topic(2)
+    await ensure_topic(kafka_bootstrap, f"{topic}.dlq")
+    port = free_port()
+    settings = relay_settings(
+        kafka_bootstrap,
+        topic,
+        receiver.url,
+        RELAY_METRICS_PORT=port,
+        RELAY_METRICS_HOST="127.0.0.1",
+    )
+    ledger = receiver.app.ledger
+    stop = asyncio.Event()
+    async with running_relay(settings):
+        lateness = LoopLateness(0.01)
+        attacker = asyncio.create_task(attack(port, stop))
+        try:
+            published = await publish(
+                kafka_bootstrap, topic, keyed_signals([f"K{i}" for i in range(8)], SIGNALS // 8)
+            )
+            arrived = await asyncio.to_thread(
+                ledger.wait_until, lambda led: led.accepted_count >= SIGNALS, 60
+            )
+            assert arrived, f"only {ledger.accepted_count} of {SIGNALS} signals arrived"
+            expected = end_offsets(published)
+
+            async def all_committed() -> bool:
+                offsets = await committed_offsets(kafka_bootstrap, settings.group_id, topic)
+                return offsets == expected
+
+            await eventually_async(all_committed, 30, "every offset committed")
+            assert not attacker.done(), "the attack ran for the whole delivery"
+        finally:
+            stop.set()
+            waves = await attacker
+            lateness.stop()
+        async with httpx.AsyncClient(timeout=5) as http:
+            assert (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+
+    assert waves >= 1
+    assert len(ledger.accepted) == SIGNALS
+    assert lateness.worst < 0.5, f"the event loop ran {lateness.worst:.3f} s late"
+    assert_no_error_or_traceback(ops_log)
+    assert not [
+        r for r in ops_log.records if r.name.startswith("aiohttp") and r.levelno >= logging.WARNING
+    ]

@@ -67,7 +67,6 @@ class _Limits:
         head_timeout: Seconds from connecting to a complete request head.
         handler_timeout: Seconds a handler may take to produce its answer.
         write_timeout: Seconds the client has to take the answer.
-        max_connections: Connections served at once.
         max_request_line: Bytes of the request line.
         max_header_bytes: Bytes of one header line.
         max_header_lines: Header lines of one request.
@@ -76,7 +75,6 @@ class _Limits:
     head_timeout: float
     handler_timeout: float
     write_timeout: float
-    max_connections: int
     max_request_line: int
     max_header_bytes: int
     max_header_lines: int
@@ -140,7 +138,6 @@ class OpsServer:
             head_timeout=head_timeout,
             handler_timeout=handler_timeout,
             write_timeout=write_timeout,
-            max_connections=max_connections,
             max_request_line=max_request_line,
             max_header_bytes=max_header_bytes,
             max_header_lines=max_header_lines,
