@@ -88,6 +88,24 @@ async def test_unknown_paths_are_404_and_other_methods_405() -> None:
         await ops.stop()
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+async def test_a_client_that_shuts_its_sending_side_still_gets_the_answer(path: str) -> None:
+    """HTTP/1.0 style: the request, then EOF, then read; the whole answer arrives, then EOF."""
+    ops = OpsServer(render_metrics=RelayMetrics().render, readiness=lambda: (True, ""))
+    port = await ops.start("127.0.0.1", 0)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+        writer.write_eof()
+        answer = await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+        await ops.stop()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200 OK\r\n")
+    assert f"content-length: {len(body)}".encode() in head.lower()
+
+
 async def test_a_failing_readiness_check_is_a_500_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

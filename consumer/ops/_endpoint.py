@@ -229,8 +229,11 @@ class OpsServer:
             async with asyncio.timeout(self._limits.write_timeout):
                 await response.prepare(request)
                 await response.write_eof()
-        except TimeoutError:
-            _log.debug("ops_answer_abandoned", extra={"fields": {"path": request.path}})
+        except (TimeoutError, ConnectionError) as exc:  # not taken in time, or the client left
+            _log.debug(
+                "ops_answer_abandoned",
+                extra={"fields": {"path": request.path, "error": type(exc).__name__}},
+            )
             if request.transport is not None:
                 request.transport.abort()
         return response
@@ -269,6 +272,8 @@ class _Connection(web.RequestHandler):
         self._event_loop = loop
         self._admitted = False
         self._head_bytes = 0
+        self._head_tail = b""
+        self._head_sent = False
         self._head_deadline: asyncio.TimerHandle | None = None
         self._refused: asyncio.Transport | None = None
         self._linger: asyncio.TimerHandle | None = None
@@ -300,7 +305,21 @@ class _Connection(web.RequestHandler):
             if self._head_bytes > self._limits.max_head_bytes:
                 self._refuse(HTTPStatus.BAD_REQUEST)
                 return
+            window = self._head_tail + data
+            self._head_sent |= b"\r\n\r\n" in window or b"\n\n" in window
+            self._head_tail = window[-3:]
         super().data_received(data)
+
+    # aiohttp declares `-> None` (always close); asyncio's protocol allows `bool | None`.
+    def eof_received(self) -> bool:  # type: ignore[override]
+        """Keep the connection open for the answer if the client's request is in.
+
+        HTTP/1.0 clients may send their request and shut their side before reading. A head
+        without its blank line can never complete, and a lingering refusal waits for exactly
+        this EOF: those connections close.
+        """
+        request_in = self._head_deadline is None or self._head_sent
+        return self._refused is None and request_in
 
     def head_complete(self) -> None:
         """The request head is in: its deadline and byte budget no longer apply."""
@@ -325,7 +344,9 @@ class _Connection(web.RequestHandler):
         if isinstance(exc, HttpProcessingError):  # a head over a limit, or not HTTP at all
             self._refuse(HTTPStatus(status))
             return web.Response(status=status)  # unsent: the refusal owns the connection
-        if status == HTTPStatus.INTERNAL_SERVER_ERROR:
+        if isinstance(exc, ConnectionError):  # the client left while being answered
+            _log.debug("ops_answer_abandoned", extra={"fields": {"error": type(exc).__name__}})
+        elif status == HTTPStatus.INTERNAL_SERVER_ERROR:
             _log.error("ops_handler_failed", exc_info=exc)
         else:
             _log.debug("ops_handler_gave_up", extra={"fields": {"status": status}})
