@@ -311,13 +311,13 @@ async def test_a_slow_metrics_render_holds_neither_the_loop_nor_the_port(
         release.wait(10)
         return Exposition(b"# late\n", "text/plain")
 
-    ops = OpsServer(render_metrics=stuck_render, readiness=lambda: (True, ""), handler_timeout=1)
+    ops = OpsServer(render_metrics=stuck_render, readiness=lambda: (True, ""), handler_timeout=2)
     port = await ops.start("127.0.0.1", 0)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
             scrape = asyncio.create_task(http.get("/metrics"))
             await eventually(entered.is_set, 5, "the render to start")
-            healthz = await asyncio.wait_for(http.get("/healthz"), 0.9)
+            healthz = await asyncio.wait_for(http.get("/healthz"), 1.5)
             assert (healthz.status_code, healthz.text) == (200, "ok\n")
             assert not scrape.done()
             assert (await scrape).status_code == 504

@@ -4,10 +4,10 @@ The port may be reachable by clients that do not play fair, so every connection 
 (`Connection: close`, no keep-alive) and is bounded:
 
 - its request head must arrive within `head_timeout` seconds of connecting (else 408), with a
-  request line of at most `max_request_line` bytes, header lines of at most `max_header_bytes`
+  request line of at most `max_request_line` bytes, header fields of at most `max_header_bytes`
   bytes each, at most `max_header_lines` headers, and at most `max_request_line +
-  max_header_bytes` bytes before it is served (else 400, aiohttp's answer to a head over a
-  limit);
+  max_header_bytes` bytes sent before it is served (else 400, aiohttp's answer to a head over
+  a limit);
 - a handler gets `handler_timeout` seconds (else 504), and the answer must be taken within
   `write_timeout` seconds (else the connection is aborted);
 - at most `max_connections` connections are served at once; beyond it a new connection is
@@ -17,7 +17,8 @@ A refused head is answered, the sending side shut and the client's input read an
 for a moment, so that closing does not reset the connection before the client has read the
 refusal. A misbehaving client costs at most a debug log line: aiohttp's access log is off, and
 its error reporting is replaced by ours, which logs ERROR only when a handler itself fails.
-Metrics are rendered on a thread of their own, so a scrape never holds the event loop.
+Metrics are rendered on a thread of their own, so a scrape never holds the event loop. A client
+may shut its sending side once its request is in (HTTP/1.0 style) and still read the answer.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from typing import Any, Protocol, cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.web_request import BaseRequest
 
 from consumer.ops._metrics import Exposition
 
@@ -54,7 +54,11 @@ _STOP_GRACE_SECONDS = 2.0
 
 
 class MetricsRenderer(Protocol):
-    """Renders the metrics in the format an `Accept` header asks for (empty: the default)."""
+    """Renders the metrics in the format an `Accept` header asks for (empty: the default).
+
+    It is called on the ops server's own worker thread, so it may read only thread-safe state
+    (prometheus_client's metric values are).
+    """
 
     def __call__(self, accept: str, /) -> Exposition: ...
 
@@ -335,7 +339,7 @@ class _Connection(web.RequestHandler):
 
     def handle_error(
         self,
-        request: BaseRequest,
+        request: web.BaseRequest,
         status: int = 500,
         exc: BaseException | None = None,
         message: str | None = None,
