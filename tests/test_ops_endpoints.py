@@ -106,6 +106,21 @@ async def test_a_client_that_shuts_its_sending_side_still_gets_the_answer(path: 
     assert f"content-length: {len(body)}".encode() in head.lower()
 
 
+async def test_a_port_in_use_is_an_oserror_and_leaves_nothing_running() -> None:
+    """start() on a taken port raises the bind's OSError; stop() afterwards is a no-op."""
+    first = OpsServer(render_metrics=RelayMetrics().render, readiness=lambda: (True, ""))
+    port = await first.start("127.0.0.1", 0)
+    second = OpsServer(render_metrics=RelayMetrics().render, readiness=lambda: (True, ""))
+    try:
+        with pytest.raises(OSError, match="address already in use"):
+            await second.start("127.0.0.1", port)
+        await second.stop()
+        async with httpx.AsyncClient() as http:  # the first one still serves
+            assert (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+    finally:
+        await first.stop()
+
+
 async def test_a_failing_readiness_check_is_a_500_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -194,7 +194,11 @@ class OpsServer:
             max_field_size=self._limits.max_header_bytes,
             max_headers=self._limits.max_header_lines,
         )
-        self._listener = await loop.create_server(connection, host, port)
+        try:
+            self._listener = await loop.create_server(connection, host, port)
+        except BaseException:  # e.g. the port is in use: leave nothing running behind
+            await self.stop()
+            raise
         bound: int = self._listener.sockets[0].getsockname()[1]
         _log.info("ops_listening", extra={"fields": {"host": host, "port": bound}})
         return bound
