@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 from conftest import RunningReceiver, TopicFactory, eventually, eventually_async
 from prometheus_client.parser import text_string_to_metric_families
 from relay_harness import (
@@ -84,6 +86,67 @@ async def test_unknown_paths_are_404_and_other_methods_405() -> None:
             assert (await http.head(f"{base}/healthz")).status_code == 200
     finally:
         await ops.stop()
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+async def test_a_client_that_shuts_its_sending_side_still_gets_the_answer(path: str) -> None:
+    """HTTP/1.0 style: the request, then EOF, then read; the whole answer arrives, then EOF."""
+    ops = OpsServer(render_metrics=RelayMetrics().render, readiness=lambda: (True, ""))
+    port = await ops.start("127.0.0.1", 0)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+        writer.write_eof()
+        answer = await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+        await ops.stop()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200 OK\r\n")
+    assert f"content-length: {len(body)}".encode() in head.lower()
+
+
+async def test_a_port_in_use_is_an_oserror_and_leaves_nothing_running() -> None:
+    """start() on a taken port raises the bind's OSError; stop() afterwards is a no-op."""
+    first = OpsServer(render_metrics=RelayMetrics().render, readiness=lambda: (True, ""))
+    port = await first.start("127.0.0.1", 0)
+    second = OpsServer(render_metrics=RelayMetrics().render, readiness=lambda: (True, ""))
+    try:
+        with pytest.raises(OSError, match="address already in use"):
+            await second.start("127.0.0.1", port)
+        await second.stop()
+        async with httpx.AsyncClient() as http:  # the first one still serves
+            assert (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+    finally:
+        await first.stop()
+
+
+async def test_a_failing_readiness_check_is_a_500_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A handler that raises answers 500 and logs one ERROR with its traceback; the port lives."""
+
+    def broken() -> tuple[bool, str]:
+        raise RuntimeError("readiness is broken")
+
+    ops = OpsServer(render_metrics=RelayMetrics().render, readiness=broken)
+    ops_logger = logging.getLogger("signal_relay.ops")
+    propagates = ops_logger.propagate
+    ops_logger.addHandler(caplog.handler)  # `configure_logging` may stop it propagating,
+    ops_logger.propagate = False  # and where it does not, the root's would see it twice
+    port = await ops.start("127.0.0.1", 0)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            assert (await http.get("/readyz")).status_code == 500
+            assert (await http.get("/healthz")).status_code == 200
+    finally:
+        ops_logger.removeHandler(caplog.handler)
+        ops_logger.propagate = propagates
+        await ops.stop()
+    [failure] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert failure.getMessage() == "ops_handler_failed"
+    assert failure.exc_info is not None
+    assert str(failure.exc_info[1]) == "readiness is broken"
 
 
 async def test_alive_but_not_ready_while_the_group_cannot_be_joined(

@@ -11,11 +11,11 @@ from consumer.ops._alert_sinks import (
     WebhookSink,
 )
 from consumer.ops._alerts import AlertRateLimiter, Alerts
-from consumer.ops._endpoint import OpsServer
+from consumer.ops._endpoint import MetricsRenderer, OpsServer
 from consumer.ops._log_redaction import Redactor, secrets_in
 from consumer.ops._log_repeats import RepeatLimiter
 from consumer.ops._logs import configure_logging, relay_logger
-from consumer.ops._metrics import RelayMetrics
+from consumer.ops._metrics import Exposition, RelayMetrics
 
 __all__ = [
     "Alert",
@@ -24,6 +24,8 @@ __all__ = [
     "AlertSendError",
     "AlertSink",
     "Alerts",
+    "Exposition",
+    "MetricsRenderer",
     "OpsServer",
     "Redactor",
     "RelayMetrics",

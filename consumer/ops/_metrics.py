@@ -1,20 +1,59 @@
-"""Prometheus metrics of one relay process, on a registry of its own."""
+"""Prometheus metrics of one relay process, on a registry of its own, and their exposition."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import platform
+from dataclasses import dataclass
 
-__all__ = ["RelayMetrics"]
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
+from prometheus_client.exposition import choose_encoder
+
+from consumer import __version__
+
+__all__ = ["Exposition", "RelayMetrics"]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
 
+@dataclass(frozen=True, slots=True)
+class Exposition:
+    """One rendering of the metrics, in the format the scraper asked for.
+
+    Attributes:
+        body: The exposition itself.
+        content_type: Its media type, for the `Content-Type` header.
+    """
+
+    body: bytes
+    content_type: str
+
+
 class RelayMetrics:
-    """Every series the relay exports; children for hot labels are bound once."""
+    """Every series the relay exports; children for hot labels are bound once.
+
+    Besides the relay's own series the registry carries the process collector (CPU, memory,
+    open file descriptors), the platform collector (`python_info`) and
+    `signal_relay_build_info{version, python}`, always 1.
+    """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        Gauge(
+            "signal_relay_build_info",
+            "The relay's version and the Python that runs it; always 1.",
+            ["version", "python"],
+            registry=r,
+        ).labels(__version__, platform.python_version()).set(1)
         self.consumed = Counter(
             "signal_relay_records_consumed", "Records fetched from Kafka.", registry=r
         )
@@ -85,6 +124,7 @@ class RelayMetrics:
         self.delivered = self.outcomes.labels("delivered")
         self.duplicate = self.outcomes.labels("duplicate")
 
-    def render(self) -> bytes:
-        """The text exposition format."""
-        return generate_latest(self.registry)
+    def render(self, accept: str = "") -> Exposition:
+        """OpenMetrics when the `Accept` header asks for it, else the Prometheus text format."""
+        encode, content_type = choose_encoder(accept)
+        return Exposition(encode(self.registry), content_type)
