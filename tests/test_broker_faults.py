@@ -159,7 +159,10 @@ async def test_a_3s_broker_cut_loses_nothing_and_readiness_recovers(
         not_ready_after = time.monotonic() - cut_at
         reason = relay.readiness()[1]
         proxied.proxy.set_mode("pass")
-        await eventually(lambda: relay.readiness()[0], 30, "readiness to come back")
+        try:
+            await eventually(lambda: relay.readiness()[0], 30, "readiness to come back")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; still not ready: {relay.readiness()[1]}") from None
         ready_after = time.monotonic() - cut_at
         second = await publish(bootstrap, topic, keyed_signals(["E", "F", "G"], 10))
         published = first + second
