@@ -217,7 +217,7 @@ def _check_range(name: str, value: object, low: float, high: float) -> None:
         or not math.isfinite(value)
         or not low <= value <= high
     ):
-        raise OutboundConfigError(_setting(name), f"must be a number in {low:g}-{high:g}")
+        raise OutboundConfigError(_setting(name), f"must be a number in {low:.0f}-{high:.0f}")
 
 
 def _is_url_text(value: str) -> bool:

@@ -9,7 +9,15 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import RunningReceiver
-from hostile_server import always, hostile_server, slow_headers
+from hostile_server import (
+    Answer,
+    always,
+    answer,
+    hostile_server,
+    huge_body,
+    redirect,
+    slow_headers,
+)
 from relay_harness import PRODUCER_ID, SECRET, encode, signal
 
 from consumer import __version__
@@ -20,6 +28,7 @@ from signing import (
     OutboundConfig,
     OutboundDisabledError,
     OutboundIdempotencyKeyError,
+    OutboundResponseError,
     OutboundSignalError,
     OutboundSignatureError,
     OutboundSystemicError,
@@ -222,6 +231,37 @@ async def test_a_server_slower_than_the_timeout_is_a_transport_error() -> None:
 
     assert caught.value.retriable
     assert caught.value.http_code is None
+
+
+async def test_a_redirect_is_a_systemic_error_and_never_followed() -> None:
+    """A 307 to another server: OutboundSystemicError with its status; the other is never asked."""
+    with (
+        hostile_server(always(answer(201))) as elsewhere,
+        hostile_server(always(redirect(307, f"{elsewhere.url}/api/v1/signals/ingest"))) as server,
+    ):
+        async with HmacClient(_config(server.url)) as client:
+            with pytest.raises(OutboundSystemicError) as caught:
+                await client.post_signal(signal("EURUSD", 12))
+
+        assert caught.value.http_code == 307
+        assert (server.count, elsewhere.count) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [answer(201, body=b"<html>created</html>"), huge_body(201, size=256 * 1024 * 1024)],
+    ids=["not-json", "256-MiB"],
+)
+async def test_a_201_without_an_ingest_response_is_delivered_but_raises(reply: Answer) -> None:
+    """201 with a body that is no SignalIngestResponse (or huge, read 64 KiB far): delivered."""
+    with hostile_server(always(reply)) as server:
+        async with HmacClient(_config(server.url)) as client:
+            with pytest.raises(OutboundResponseError) as caught:
+                await client.post_signal(signal("EURUSD", 13), timeout=10)
+
+    assert caught.value.outcome == "delivered"
+    assert caught.value.http_code == 201
+    assert len(caught.value.details) <= 1024
 
 
 def test_repr_and_errors_never_show_the_secret() -> None:
