@@ -141,41 +141,24 @@ class HmacClient:
         signal_out = self.canonical(signal)
         if idempotency_key is not None and idempotency_key != signal_out.signal_id:
             raise OutboundIdempotencyKeyError(
-                f"idempotency_key {idempotency_key[:64]!r} differs from the body's signal_id"
-                f" {signal_out.signal_id}; omit it, or put it in the signal's signal_id"
+                f"idempotency_key {str(idempotency_key)[:64]!r} differs from the body's"
+                f" signal_id {signal_out.signal_id}; omit it, or put it in the signal's signal_id"
             )
         headers = self._sign(signal_out)
-        fields: dict[str, object] = {
-            "producer_id": self._config.producer_id,
-            "signal_id": signal_out.signal_id,
-        }
         if not self._config.enabled:
-            self._log.info("signal not sent (dry run)", extra={"fields": fields})
+            self._log.info("signal_dry_run", extra={"fields": self._fields(signal_out)})
             raise OutboundDisabledError(
                 f"signal {signal_out.signal_id} signed but not sent: HMAC_PRODUCER_ENABLED is false"
             )
         started = time.perf_counter()
         try:
-            status, retry_after, body = await self._exchange(signal_out.body, headers, seconds)
-        except _TRANSPORT_ERRORS as exc:
-            fields["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
-            self._log.warning("signal not delivered: no answer", extra={"fields": fields})
-            raise OutboundTransportError(
-                f"no answer for signal {signal_out.signal_id}: {type(exc).__name__}",
-                http_code=None,
-                details=f"{type(exc).__name__}: {exc}"[:300],
-                signal_id=signal_out.signal_id,
-            ) from exc
-        fields |= {
-            "http_code": status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-        }
-        try:
-            response = answer_response(status, retry_after, body, signal_id=signal_out.signal_id)
-        except OutboundClientError:
-            self._log.warning("signal not delivered", extra={"fields": fields})
+            response = await self._deliver(signal_out, headers, seconds)
+        except OutboundClientError as exc:
+            fields = self._fields(signal_out, started, exc.http_code, exc.outcome)
+            self._log.warning("signal_posted", extra={"fields": fields})
             raise
-        self._log.info("signal delivered", extra={"fields": fields})
+        fields = self._fields(signal_out, started, 201, "delivered")
+        self._log.info("signal_posted", extra={"fields": fields})
         return response
 
     def canonical(self, signal: Signal) -> CanonicalSignal:
@@ -212,6 +195,38 @@ class HmacClient:
             raise OutboundSignatureError(
                 f"cannot sign signal {signal_out.signal_id}: {exc}"
             ) from exc
+
+    async def _deliver(
+        self, signal_out: CanonicalSignal, headers: Mapping[str, str], seconds: float
+    ) -> SignalIngestResponse:
+        """POST once and judge the answer (`answer_response`); no answer is a transport error."""
+        try:
+            status, retry_after, body = await self._exchange(signal_out.body, headers, seconds)
+        except _TRANSPORT_ERRORS as exc:
+            raise OutboundTransportError(
+                f"no answer for signal {signal_out.signal_id}: {type(exc).__name__}",
+                http_code=None,
+                details=f"{type(exc).__name__}: {exc}"[:300],
+                signal_id=signal_out.signal_id,
+            ) from exc
+        return answer_response(status, retry_after, body, signal_id=signal_out.signal_id)
+
+    def _fields(
+        self,
+        signal_out: CanonicalSignal,
+        started: float | None = None,
+        http_code: int | None = None,
+        outcome: str | None = None,
+    ) -> dict[str, object]:
+        """A log event's context (`extra={"fields": ...}`, as the relay's logs take it)."""
+        fields: dict[str, object] = {
+            "producer_id": self._config.producer_id,
+            "signal_id": signal_out.signal_id,
+        }
+        if started is not None:
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            fields |= {"outcome": outcome, "http_code": http_code, "duration_ms": duration_ms}
+        return fields
 
     async def _exchange(
         self, body: bytes, headers: Mapping[str, str], seconds: float

@@ -111,6 +111,28 @@ async def test_a_wrong_secret_is_the_systemic_401_error(receiver: RunningReceive
     assert receiver.app.ledger.accepted_count == 0
 
 
+async def test_each_post_logs_one_event_with_its_outcome(
+    receiver: RunningReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One `signal_posted` event per post, naming signal, outcome and status, never the secret."""
+    wrong = "not-the-receiver-secret-0123"
+    with caplog.at_level(logging.INFO, logger="signal_relay.client"):
+        async with HmacClient(_config(receiver.url)) as client:
+            delivered = await client.post_signal(signal("EURUSD", 14))
+        async with HmacClient(_config(receiver.url, producer_secret=wrong)) as client:
+            with pytest.raises(OutboundSystemicError):
+                await client.post_signal(signal("EURUSD", 15))
+
+    events = [(r.getMessage(), r.fields) for r in caplog.records]  # type: ignore[attr-defined]
+    assert [(name, f["outcome"], f["http_code"]) for name, f in events] == [
+        ("signal_posted", "delivered", 201),
+        ("signal_posted", "systemic", 401),
+    ]
+    assert events[0][1]["signal_id"] == delivered.signal_id
+    assert SECRET not in caplog.text
+    assert wrong not in caplog.text
+
+
 async def test_a_differing_idempotency_key_is_refused_and_nothing_is_sent(
     receiver: RunningReceiver,
 ) -> None:
