@@ -1,9 +1,28 @@
 """The signing protocol: canonical bytes, HMAC-SHA256 sign and verify, the server-side verifier.
 
+The seed's client library lives here too: `HmacClient` posts one signal from your own code
+(no Kafka), configured by `OutboundConfig.from_env()`, signed and judged as the relay does.
+
 The reference receiver lives in the `signing.receiver` subpackage (it needs the `receiver`
 extra, uvicorn); importing `signing` alone does not pull it in.
 """
 
+from signing._client import HmacClient
+from signing._client_errors import (
+    OutboundClientError,
+    OutboundConfigError,
+    OutboundDisabledError,
+    OutboundDuplicateError,
+    OutboundError,
+    OutboundIdempotencyKeyError,
+    OutboundResponseError,
+    OutboundRetriableError,
+    OutboundSignalError,
+    OutboundSignatureError,
+    OutboundSystemicError,
+    OutboundTransportError,
+)
+from signing._outbound_config import OutboundConfig
 from signing.canonical import (
     SIGNAL_ID_NAMESPACE,
     CanonicalSignal,
@@ -37,11 +56,25 @@ __all__ = [
     "CanonicalSignal",
     "DuplicateHeaderError",
     "FutureTimestampError",
+    "HmacClient",
     "IdempotencyKeyMismatchError",
     "InMemoryReplayCache",
     "MalformedSignatureError",
     "MalformedTimestampError",
     "MissingHeaderError",
+    "OutboundClientError",
+    "OutboundConfig",
+    "OutboundConfigError",
+    "OutboundDisabledError",
+    "OutboundDuplicateError",
+    "OutboundError",
+    "OutboundIdempotencyKeyError",
+    "OutboundResponseError",
+    "OutboundRetriableError",
+    "OutboundSignalError",
+    "OutboundSignatureError",
+    "OutboundSystemicError",
+    "OutboundTransportError",
     "ProducerIdError",
     "ReplayCache",
     "ReplayedSignatureError",

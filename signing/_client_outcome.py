@@ -1,0 +1,139 @@
+"""What an HTTP answer to `HmacClient.post_signal` means: a SignalIngestResponse or an error.
+
+The decision table is the relay's (CONTRACT section 4, `consumer.service.classify`), so that a
+signal posted from a caller's own code and one relayed from Kafka are judged alike
+(tests/test_one_delivery_path.py runs every status through both):
+
+| status                  | result                                    | relay's outcome |
+|-------------------------|-------------------------------------------|-----------------|
+| 201                     | SignalIngestResponse                      | delivered       |
+| 201, body not one       | OutboundResponseError                     | delivered       |
+| 409                     | OutboundDuplicateError                    | duplicate       |
+| other 2xx               | OutboundClientError                       | terminal        |
+| 401, 403, 404, 405, 3xx | OutboundSystemicError                     | systemic        |
+| 408, 425, 429, 5xx, 1xx | OutboundRetriableError (`retry_after`)    | retry           |
+| other 4xx               | OutboundClientError                       | terminal        |
+| no answer               | OutboundTransportError                    | retry           |
+
+A 409 raises instead of returning: its body is the server's, not a SignalIngestResponse, and a
+caller that must tell "accepted now" from "already there" can. Both mean the signal is on the
+server; nothing is to be retried.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from typing import Final
+
+from pydantic import ValidationError
+
+from schemas.response import SignalIngestResponse
+from signing._client_errors import (
+    OutboundClientError,
+    OutboundDuplicateError,
+    OutboundResponseError,
+    OutboundRetriableError,
+    OutboundSystemicError,
+)
+
+__all__ = ["answer_response", "parse_retry_after"]
+
+MAX_DETAILS_BYTES: Final = 1024
+_RETRYABLE_4XX = frozenset({408, 425, 429})
+_SYSTEMIC = frozenset({401, 403, 404, 405})
+# An IMF-fixdate is 29 characters; longer texts are not a Retry-After value.
+_MAX_RETRY_AFTER_TEXT = 64
+_ASCTIME = re.compile(r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}")
+
+
+def answer_response(
+    status: int, retry_after: str | None, body: bytes, *, signal_id: str
+) -> SignalIngestResponse:
+    """The SignalIngestResponse of a 201, or raise the OutboundClientError `status` calls for."""
+    if status == 201:
+        try:
+            return SignalIngestResponse.model_validate_json(body)
+        except ValidationError:
+            raise OutboundResponseError(
+                f"201 for signal {signal_id}, but the body is not a SignalIngestResponse",
+                http_code=status,
+                details=_details(body),
+                signal_id=signal_id,
+            ) from None
+    raise _error(status, retry_after, body, signal_id)
+
+
+def _error(
+    status: int, retry_after: str | None, body: bytes, signal_id: str
+) -> OutboundClientError:
+    details = _details(body)
+    if status == 409:
+        return OutboundDuplicateError(
+            f"409: the server already has signal {signal_id}",
+            http_code=status,
+            details=details,
+            signal_id=signal_id,
+        )
+    if 200 <= status < 300:
+        return OutboundClientError(
+            f"{status} instead of 201 for signal {signal_id}",
+            http_code=status,
+            details=details,
+            signal_id=signal_id,
+        )
+    if status in _SYSTEMIC or 300 <= status < 400:
+        return OutboundSystemicError(
+            f"{status} for signal {signal_id}: check the secret, URL and permissions"
+            " (redirects are not followed)",
+            http_code=status,
+            details=details,
+            signal_id=signal_id,
+        )
+    if status in _RETRYABLE_4XX or status >= 500 or status < 200:
+        return OutboundRetriableError(
+            f"{status} for signal {signal_id}: retry later",
+            http_code=status,
+            details=details,
+            signal_id=signal_id,
+            retry_after=parse_retry_after(retry_after),
+        )
+    return OutboundClientError(
+        f"{status}: the server refused signal {signal_id}",
+        http_code=status,
+        details=details,
+        signal_id=signal_id,
+    )
+
+
+def _details(body: bytes) -> str:
+    return body[:MAX_DETAILS_BYTES].decode("utf-8", "replace")
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header, or None when it is not one (RFC 9110 10.2.3).
+
+    The relay's reading: delta-seconds (ASCII digits only) or an HTTP-date with a time zone;
+    anything else is ignored, as if the header were absent. Never raises.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value or len(value) > _MAX_RETRY_AFTER_TEXT or not value.isascii():
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+        if moment.tzinfo is None:
+            # asctime-date carries no zone and means GMT; other zone-less dates are not HTTP's.
+            if not _ASCTIME.fullmatch(value):
+                return None
+            moment = moment.replace(tzinfo=UTC)
+        seconds = moment.timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, seconds - current)
