@@ -67,7 +67,7 @@ class OutboundSignatureError(OutboundError, ValueError):
 
 
 class OutboundSignalError(OutboundError, ValueError):
-    """The signal is invalid (CONTRACT section 2) or its canonical body is too large; not sent."""
+    """The signal is invalid (docs/PROTOCOL.md §2) or its canonical body is too large; not sent."""
 
 
 class OutboundIdempotencyKeyError(OutboundSignalError):

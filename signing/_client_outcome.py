@@ -1,6 +1,6 @@
 """What an HTTP answer to `HmacClient.post_signal` means: a SignalIngestResponse or an error.
 
-The decision table is the relay's (CONTRACT section 4, `consumer.service.classify`), so that a
+The decision table is the relay's (docs/PROTOCOL.md §7, `consumer.service.classify`), so that a
 signal posted from a caller's own code and one relayed from Kafka are judged alike
 (tests/test_one_delivery_path.py runs every status through both):
 

@@ -1,6 +1,6 @@
 """`OutboundConfig`: where and as whom `HmacClient` posts, checked once when built (seed PR-017).
 
-The rules are the relay's (CONTRACT section 6) for the same variables: a secret of at least
+The rules are the relay's (docs/PROTOCOL.md §10) for the same variables: a secret of at least
 16 bytes, a producer id matching `^[A-Za-z0-9._-]{1,64}$`, an http(s) base URL without
 credentials, query or fragment, an absolute ingest path, a timeout of 5-300 s and a body limit
 of 1 KiB-10 MiB. No message and no repr shows the secret, and no message echoes the URL (it

@@ -17,7 +17,7 @@ BASE_ENV = {
 
 
 def test_from_env_reads_the_seed_variables_with_their_defaults() -> None:
-    """Required variables set, the rest defaulted as CONTRACT section 6 says."""
+    """Required variables set, the rest defaulted as docs/PROTOCOL.md §10 says."""
     config = OutboundConfig.from_env(BASE_ENV)
 
     assert config == OutboundConfig(
