@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
@@ -17,6 +18,15 @@ __all__ = ["SASL_MECHANISMS", "KafkaSecurity", "KafkaVariables"]
 SASL_MECHANISMS = ("PLAIN", "GSSAPI", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
 _PASSWORD_MECHANISMS = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
 _MAX_TOPIC = 249
+_INSTANCE_ID = re.compile(r"[A-Za-z0-9._-]{1,249}")
+
+
+def _optional_instance_id(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _INSTANCE_ID.fullmatch(value):
+        raise refuse("must be 1-249 characters of A-Z a-z 0-9 . _ -")
+    return value
 
 
 class KafkaVariables(EnvironmentSettings):
@@ -65,6 +75,33 @@ class KafkaVariables(EnvironmentSettings):
         "earliest",
         validation_alias="KAFKA_AUTO_OFFSET_RESET",
         description="where a new group starts",
+    )
+    fetch_max_wait_ms: Integer = Field(
+        100,
+        ge=1,
+        le=30000,
+        validation_alias="KAFKA_FETCH_MAX_WAIT_MS",
+        description="longest a fetch waits for KAFKA_FETCH_MIN_BYTES; bounds latency when idle",
+    )
+    fetch_min_bytes: Integer = Field(
+        1,
+        ge=1,
+        le=52428800,
+        validation_alias="KAFKA_FETCH_MIN_BYTES",
+        description="bytes a fetch waits for before answering; 1 = answer as soon as a record",
+    )
+    max_partition_fetch_bytes: Integer = Field(
+        1048576,
+        ge=1024,
+        le=104857600,
+        validation_alias="KAFKA_MAX_PARTITION_FETCH_BYTES",
+        description="most bytes one fetch returns per partition",
+    )
+    group_instance_id: Annotated[str | None, AfterValidator(_optional_instance_id)] = Field(
+        None,
+        validation_alias="KAFKA_GROUP_INSTANCE_ID",
+        description="static membership id (KIP-345): a restart within the session timeout "
+        "keeps the partitions without a rebalance; unique per process",
     )
 
     @field_validator("dlq_topic")
