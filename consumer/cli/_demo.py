@@ -63,7 +63,8 @@ def add_demo(sub: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from consumer.devkit._demo import DemoError, DemoOptions, run_demo  # noqa: PLC0415
+    from consumer.devkit._demo import run_demo  # noqa: PLC0415
+    from consumer.devkit._demo_options import DemoError, DemoOptions  # noqa: PLC0415
 
     signals: int = args.signals
     if args.duration is not None:
