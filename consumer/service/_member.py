@@ -386,7 +386,7 @@ class Relay:
 
     async def _check_broker(self, consumer: AIOKafkaConsumer) -> None:
         try:
-            await asyncio.wait_for(consumer.tools._topics(), _BROKER_CHECK_EVERY)
+            await asyncio.wait_for(consumer.topics(), _BROKER_CHECK_EVERY)
         except Exception as exc:  # any failure means "unreachable" for readiness
             if self._broker_ok:
                 _log.error("broker_unreachable", extra={"fields": {"error": repr(exc)[:300]}})
