@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from relay_harness import SECRET, relay_env
 
-from consumer.cli import main
+from consumer.cli import UsageError, main, refuse_unusable_options
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -83,9 +83,6 @@ def test_unsupported_sasl_mechanism_is_one_line_exit_2() -> None:
 
 async def test_kafka_client_refusal_at_the_boundary_is_a_usage_error() -> None:
     """What aiokafka itself refuses (a ValueError) becomes a one-line usage error naming it."""
-    from consumer.cli._exits import UsageError
-    from consumer.cli._kafka import refuse_unusable_options
-
     options = {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "NTLM"}
     with pytest.raises(UsageError, match="KAFKA_SASL_MECHANISM") as refused:
         await refuse_unusable_options(options)

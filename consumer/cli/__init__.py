@@ -26,8 +26,27 @@ Error tree of the package (each maps to its one line and status in `main`)::
      +-- MissingExtraError     exit 2
 """
 
+from consumer.cli._exits import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandFailedError,
+    UsageError,
+)
+from consumer.cli._extras import EXTRAS, MissingExtraError
+from consumer.cli._kafka import refuse_unusable_options
 from consumer.cli._main import main
 
 __all__ = [
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "EXTRAS",
+    "CommandFailedError",
+    "MissingExtraError",
+    "UsageError",
     "main",
+    "refuse_unusable_options",
 ]
