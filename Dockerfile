@@ -2,6 +2,8 @@
 # signal-relay: `docker build -t signal-relay .`, then `docker run --env-file relay.env signal-relay`.
 # Two stages: the first installs the project into a venv; the second copies only that venv onto
 # a clean slim image (no compiler, no pip in the venv, no sources) and runs it as a non-root user.
+# The venv holds the base install (the relay and its libraries) plus uvloop (the `fast` extra):
+# no local broker, no reference receiver, no test tooling; `demo` and `receiver` say so.
 ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS build

@@ -1,16 +1,19 @@
-# The whole set-up is `make test` or `make demo`: each creates .venv when it is missing.
+# The whole set-up is `make test`, `make demo` or `make bench`: each creates .venv when it is
+# missing and installs the extras of its role (pyproject.toml): dev (tests, lint, types, and the
+# receiver/demo/fast extras they exercise), demo (local broker + receiver), bench.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
 
 .PHONY: test lint typecheck unit demo bench chaos clean
 
-$(STAMP): pyproject.toml
+$(VENV)/.installed-%: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[$*]'
+	touch $@
+
+STAMP := $(VENV)/.installed-dev
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -25,10 +28,10 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
-demo: $(STAMP)
+demo: $(VENV)/.installed-demo,fast
 	$(BIN)/signal-relay demo
 
-bench: $(STAMP)
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench
 
 # Longer hostile-peer soaks (flapping broker proxy, misbehaving server); not part of `make test`.

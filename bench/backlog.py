@@ -45,6 +45,7 @@ async def load_backlog(
     """Create a fresh topic and publish `count` signals into it, every one acknowledged."""
     topic = f"bench-{uuid.uuid4().hex[:12]}"
     await ensure_topic(bootstrap, topic, PARTITIONS)
+    await ensure_topic(bootstrap, f"{topic}.dlq")  # the relay never creates its DLQ
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",

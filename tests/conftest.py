@@ -33,7 +33,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 class TopicFactory(Protocol):
-    """Creates a topic with a random name and returns the name."""
+    """Creates a topic with a random name, and its DLQ `<name>.dlq`, and returns the name."""
 
     async def __call__(self, partitions: int = 1) -> str: ...
 
@@ -47,11 +47,16 @@ def kafka_bootstrap() -> Iterator[str]:
 
 @pytest.fixture
 def new_topic(kafka_bootstrap: str) -> TopicFactory:
-    """An async factory: `await new_topic(partitions)` creates a topic no other test uses."""
+    """An async factory: `await new_topic(partitions)` creates a topic no other test uses.
+
+    Its DLQ (`<name>.dlq`, the relay's default) is created too: the relay never creates a
+    topic, and refuses to start when its topic or DLQ is missing.
+    """
 
     async def create(partitions: int = 1) -> str:
         name = f"test-{uuid.uuid4().hex[:16]}"
         await ensure_topic(kafka_bootstrap, name, partitions)
+        await ensure_topic(kafka_bootstrap, f"{name}.dlq")
         return name
 
     return create

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 
 from consumer.config import Settings, load_settings
 from consumer.service import Relay
+from consumer.tools import ensure_topic
 
 SECRET = "test-secret-0123456789abcdef"
 PRODUCER_ID = "relay-tests"
@@ -56,7 +57,13 @@ def relay_settings(
 
 @contextlib.asynccontextmanager
 async def running_relay(settings: Settings, *, join_timeout: float = 30) -> AsyncIterator[Relay]:
-    """Run a relay in this event loop until the block ends; yields once it owns partitions."""
+    """Run a relay in this event loop until the block ends; yields once it owns partitions.
+
+    A DLQ named in the settings is created first (the relay refuses to start without it);
+    the source topic is the test's own, from `new_topic`.
+    """
+    if settings.enabled:
+        await ensure_topic(settings.bootstrap_servers, settings.dlq_topic)
     relay = Relay(settings)
     task = asyncio.create_task(relay.run())
     joined = asyncio.create_task(relay.joined.wait())

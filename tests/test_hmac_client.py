@@ -210,7 +210,7 @@ async def test_an_explicit_httpx_transport_is_used(receiver: RunningReceiver) ->
 
 
 async def test_the_request_bytes_are_the_contract_s() -> None:
-    """One request, seen by a MockTransport: method, URL, headers and body as docs/PROTOCOL.md §4 says."""
+    """One request, seen by a MockTransport: as docs/PROTOCOL.md §4 says."""
     seen: list[httpx.Request] = []
     answer = {
         "signal_id": FIXED_SIGNAL_ID,

@@ -32,6 +32,7 @@ from consumer.adapters._http import (
     redact_userinfo,
 )
 from consumer.adapters._kafka_options import kafka_client_options
+from consumer.adapters._topic_check import MissingTopicError, missing_topics, require_topics
 
 __all__ = [
     "DLQ_MAX_MESSAGE_BYTES",
@@ -47,6 +48,7 @@ __all__ = [
     "HttpAnswer",
     "HttpClient",
     "HttpSender",
+    "MissingTopicError",
     "UndecodableRecord",
     "build_dead_letter_producer",
     "build_http_client",
@@ -56,6 +58,8 @@ __all__ = [
     "is_retriable_write_error",
     "kafka_client_options",
     "minimal_dead_letter",
+    "missing_topics",
     "record_size",
     "redact_userinfo",
+    "require_topics",
 ]

@@ -2,8 +2,11 @@
 imports it; it needs the `demo` extra.
 """
 
-from consumer.devkit._demo import DemoError, DemoOptions, demo_faults, run_demo
+from consumer.devkit._demo import run_demo
+from consumer.devkit._demo_display import ProgressDisplay, say
+from consumer.devkit._demo_options import DemoError, DemoOptions, demo_faults
 from consumer.devkit._demo_report import Observation, RelayCounters, Verdict, judge, render_summary
+from consumer.devkit._demo_session import DemoSession
 from consumer.devkit._demo_stream import (
     INVALID_KINDS,
     REJECTED_INSTRUMENT,
@@ -34,11 +37,13 @@ __all__ = [
     "BrokerStartError",
     "DemoError",
     "DemoOptions",
+    "DemoSession",
     "DemoStream",
     "Expectation",
     "LocalBroker",
     "LocalBrokerError",
     "Observation",
+    "ProgressDisplay",
     "RelayCounters",
     "StreamRecord",
     "Verdict",
@@ -48,5 +53,6 @@ __all__ = [
     "local_broker",
     "render_summary",
     "run_demo",
+    "say",
     "tansu_broker",
 ]

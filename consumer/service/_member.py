@@ -25,6 +25,7 @@ from consumer.adapters._dead_letter import (
 from consumer.adapters._fetch_guard import FetchGuard
 from consumer.adapters._http import HttpSender, build_http_client
 from consumer.adapters._kafka_options import kafka_client_options
+from consumer.adapters._topic_check import require_topics
 from consumer.config import Settings
 from consumer.ops._alerts import Alerts
 from consumer.ops._endpoint import OpsServer
@@ -189,6 +190,9 @@ class Relay:
                 self.ops_port = await ops.start(s.metrics_host, s.metrics_port)
             consumer.subscribe([s.topic], listener=_Rebalance(self._release, self._adopt))
             try:
+                # Before any client asks for the topics by name: that would create them.
+                needed = [s.topic, s.dlq_topic] if producer is not None else [s.topic]
+                await require_topics(s.bootstrap_servers, needed, client_options=kafka)
                 if producer is not None:
                     await producer.start()
                 await consumer.start()
