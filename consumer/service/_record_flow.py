@@ -315,6 +315,7 @@ async def _sleep_unless_closing(delay: float, closing: asyncio.Event) -> None:
 async def _unless_closing(waiting: Coroutine[Any, Any, None], closing: asyncio.Event) -> None:
     """Await `waiting` (a coroutine); raise `Abandoned` if `closing` is set first."""
     if closing.is_set():
+        waiting.close()  # never started: close it, or it warns "never awaited"
         raise Abandoned
     task = asyncio.ensure_future(waiting)
     closer = asyncio.ensure_future(closing.wait())
