@@ -16,7 +16,12 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    TopicPartition,
+)
 from aiokafka.errors import KafkaError
 
 from consumer.adapters._dead_letter import (
@@ -110,10 +115,10 @@ class Relay:
         self._fatal: BaseException | None = None
         self._broker_ok = True
         kafka = kafka_client_options(settings.kafka_security)
-        self._consumer = _group_consumer(settings, kafka)
         # Dry run is decided here, once: no dead-letter producer (the flow only signs and logs)
         # and a commit policy that never commits.
         dry_run = not settings.enabled
+        self._consumer = _group_consumer(settings, kafka)
         self._producer = (
             None
             if dry_run
@@ -123,24 +128,7 @@ class Relay:
         )
         self._http = build_http_client(settings)
         self._ops = OpsServer(render_metrics=self.metrics.render, readiness=self.readiness)
-        policy = RetryPolicy(settings.retry)
-        self._flow = RecordFlow(
-            sender=HttpSender(settings, self._http, self.metrics),
-            dead_letters=None
-            if self._producer is None
-            else DeadLetterWriter(
-                self._producer,
-                settings.dlq_topic,
-                policy,
-                max_message_bytes=DLQ_MAX_MESSAGE_BYTES,
-                on_stalled=self._dead_letters_stalled,
-            ),
-            gate=self.gate,
-            policy=policy,
-            metrics=self.metrics,
-            max_body_size=settings.max_body_size,
-            alerts=self.alerts,
-        )
+        self._flow = self._record_flow(self._producer)
         self._commits = CommitLoop(
             self.trackers,
             self._consumer.commit,
@@ -149,6 +137,30 @@ class Relay:
             on_committed=self._committed,
             on_failed=self.metrics.commit_failures.inc,
             timeout=max(5.0, 10 * settings.commit_interval_seconds),
+        )
+
+    def _record_flow(self, producer: AIOKafkaProducer | None) -> RecordFlow:
+        """The flow every lane shares; without a DLQ producer it is a dry run."""
+        s, policy = self.settings, RetryPolicy(self.settings.retry)
+        writer = (
+            None
+            if producer is None
+            else DeadLetterWriter(
+                producer,
+                s.dlq_topic,
+                policy,
+                max_message_bytes=DLQ_MAX_MESSAGE_BYTES,
+                on_stalled=self._dead_letters_stalled,
+            )
+        )
+        return RecordFlow(
+            sender=HttpSender(s, self._http, self.metrics),
+            dead_letters=writer,
+            gate=self.gate,
+            policy=policy,
+            metrics=self.metrics,
+            max_body_size=s.max_body_size,
+            alerts=self.alerts,
         )
 
     # -- public surface -------------------------------------------------------------------
