@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from aiokafka import TopicPartition
 
-from consumer.service import CommitLoop, ContiguousTracker
+from consumer.service import CommitLoop, ContiguousTracker, drain_commit_budget
 
 TP = TopicPartition("t", 0)
 
@@ -59,3 +59,26 @@ async def test_waiting_behind_a_stuck_commit_counts_against_the_deadline() -> No
     periodic.cancel()
     await asyncio.gather(periodic, return_exceptions=True)
     assert len(failures) == 1
+
+
+class IdleLane:
+    """A lane with nothing in flight: closing it is immediate."""
+
+    def __init__(self, tracker: ContiguousTracker) -> None:
+        self.tp = TP
+        self.tracker = tracker
+        self.buffered = 0
+
+    async def close(self, grace: float, *, finish_buffered: bool = False) -> None:
+        return None
+
+
+async def test_drain_commit_fails_at_its_budget_when_the_broker_is_silent() -> None:
+    """On SIGTERM with the broker silent, the drain ends after its commit budget, not later."""
+    broker = SilentBroker()
+    lane = IdleLane(_tracker_with_final(2))
+    loop = CommitLoop(lambda: {TP: lane.tracker}, broker.commit, 0.05, timeout=30)
+    started = asyncio.get_running_loop().time()
+    assert await asyncio.wait_for(loop.drain([lane], grace=0.1), 5) is False
+    assert asyncio.get_running_loop().time() - started < drain_commit_budget(0.1) + 1
+    assert (broker.attempts, loop.committed(TP)) == (1, None)

@@ -114,9 +114,9 @@ async def _relay(case: Case, url: str, **overrides: str | int | float) -> AsyncI
 
 
 def _alive(relay: Relay) -> None:
-    """The relay has not crashed (a crash sets its stop flag and `_fatal`)."""
-    assert relay._fatal is None, f"relay crashed: {relay._fatal!r}"
-    assert not relay._stop.is_set(), "relay is stopping"
+    """The relay has not crashed and is not stopping (a crash also stops it)."""
+    assert relay.crashed is None, f"relay crashed: {relay.crashed!r}"
+    assert not relay.stopping, "relay is stopping"
 
 
 def _delivered_ids(server: HostileServer) -> set[str]:

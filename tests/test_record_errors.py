@@ -14,7 +14,14 @@ from relay_harness import encode, relay_settings, signal
 from consumer.adapters import DeadLetterWriter, HttpAnswer, HttpSender
 from consumer.config import RetrySettings
 from consumer.ops import RelayMetrics
-from consumer.service import Abandoned, RecordFlow, RetryPolicy, SystemicGate, prepare_signal
+from consumer.service import (
+    Abandoned,
+    Final,
+    RecordFlow,
+    RetryPolicy,
+    SystemicGate,
+    prepare_signal,
+)
 
 
 class FlakyClient:
@@ -93,7 +100,7 @@ async def test_unexpected_error_is_retried_until_delivered(
     record = _record(encode(signal("EURUSD", 1)))
     with caplog.at_level(logging.ERROR, logger="signal_relay.record"):
         outcome = await asyncio.wait_for(flow.run(record, asyncio.Event(), 0.0), 10)
-    assert outcome == "delivered"
+    assert outcome is Final.DELIVERED
     assert client.calls == 4
     assert metrics.record_errors._value.get() == 3
     assert [r.getMessage() for r in caplog.records].count("record_error") == 3
@@ -117,7 +124,7 @@ async def test_errors_past_max_attempts_go_to_the_dlq() -> None:
     client, metrics = FlakyClient(failures=10**9), RelayMetrics()
     flow, _, producer = _flow(client, metrics, max_attempts=3)
     record = _record(encode(signal("EURUSD", 1)))
-    assert await asyncio.wait_for(flow.run(record, asyncio.Event(), 0.0), 10) == "dead_lettered"
+    assert await asyncio.wait_for(flow.run(record, asyncio.Event(), 0.0), 10) is Final.DEAD_LETTERED
     [(topic, value, headers)] = producer.sent
     found = dict(headers)
     assert (topic, value) == ("t.dlq", record.value)
@@ -131,7 +138,7 @@ async def test_dry_run_logs_no_usable_signature(caplog: pytest.LogCaptureFixture
     flow, sender, _ = _flow(client, metrics, dry_run=True)
     record = _record(encode(signal("EURUSD", 1)))
     with caplog.at_level(logging.DEBUG):
-        assert await flow.run(record, asyncio.Event(), 0.0) == "dry_run"
+        assert await flow.run(record, asyncio.Event(), 0.0) is Final.DRY_RUN
     assert client.calls == 0
     [entry] = [r for r in caplog.records if r.getMessage() == "dry_run"]
     fields = entry.fields  # type: ignore[attr-defined]

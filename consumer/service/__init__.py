@@ -5,7 +5,14 @@ outcome classification, retry policy and the systemic gate. Nothing here imports
 development kit, the operator's tools or the CLI.
 """
 
-from consumer.service._commits import CommitLoop, ContiguousTracker
+from consumer.service._commits import (
+    REVOKE_COMMIT_SECONDS,
+    CommitLoop,
+    CommitPolicy,
+    ContiguousTracker,
+    Lane,
+    drain_commit_budget,
+)
 from consumer.service._lanes import Handler, PartitionLane
 from consumer.service._member import (
     Relay,
@@ -14,19 +21,23 @@ from consumer.service._member import (
     RelayStartError,
     run_until_signalled,
 )
-from consumer.service._outcome import Decision, Outcome, classify, parse_retry_after
+from consumer.service._outcome import Decision, Final, Outcome, classify, parse_retry_after
 from consumer.service._prepare import CanonicalTooLargeError, Prepared, prepare_signal
 from consumer.service._record_flow import Abandoned, RecordFlow
 from consumer.service._retry import RetryPolicy
 from consumer.service._systemic import SystemicGate
 
 __all__ = [
+    "REVOKE_COMMIT_SECONDS",
     "Abandoned",
     "CanonicalTooLargeError",
     "CommitLoop",
+    "CommitPolicy",
     "ContiguousTracker",
     "Decision",
+    "Final",
     "Handler",
+    "Lane",
     "Outcome",
     "PartitionLane",
     "Prepared",
@@ -38,6 +49,7 @@ __all__ = [
     "RetryPolicy",
     "SystemicGate",
     "classify",
+    "drain_commit_budget",
     "parse_retry_after",
     "prepare_signal",
     "run_until_signalled",

@@ -1,28 +1,62 @@
-"""When an offset is committed: the contiguous-final rule, per partition, and the commit loop.
+"""When an offset is committed: the whole rule, in the order a record meets it.
 
-A partition's committable offset is one past the highest offset below which every record seen
-has a final outcome (Kafka's "next offset to read"). Records finish out of order (different keys
-run concurrently), so a finished record above an unfinished one waits for it.
+1. **Final outcomes only.** A record's offset counts once `RecordFlow.run` returned a `Final`
+   outcome for it (delivered, duplicate, dead-lettered; in dry run, logged). A record abandoned
+   on revoke or shutdown has none and is never committed: its next owner re-sends it with the
+   same idempotency key.
+2. **The contiguous prefix** (`ContiguousTracker`, one per partition). The committable offset
+   is one past the highest offset below which every record seen is final (Kafka's "next offset
+   to read"). Records finish out of order (different keys run concurrently), so a finished
+   record above an unfinished one waits for it.
+3. **Periodically** (`CommitLoop.run`): every `RELAY_COMMIT_INTERVAL_SECONDS`, the offsets that
+   advanced since the last commit, in one commit; at most one commit is in flight.
+4. **On revoke** (`CommitLoop.revoke`): the revoked lanes stop starting records and give those
+   in flight `RELAY_REVOKE_GRACE_SECONDS`; what is final is committed within
+   `REVOKE_COMMIT_SECONDS`, before the partitions go (config keeps the two under the rebalance
+   timeout).
+5. **On drain** (`CommitLoop.drain`, SIGTERM): the shutdown grace is split; the lanes finish
+   what they buffered within most of it, the final commit gets the rest (1-5 s).
+6. **Dry run never commits** (`CommitPolicy.NEVER`, chosen once, at construction): 3 to 5
+   commit nothing, so that a real run later starts where the dry run started.
+
+Every commit has a deadline: with the broker unreachable a commit fails instead of blocking, is
+counted and logged, and the offsets wait for the next round. Offsets left uncommitted only ever
+cause re-sends with the same idempotency key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from typing import Protocol
 
 from aiokafka import TopicPartition
 
-__all__ = ["CommitLoop", "ContiguousTracker"]
+__all__ = [
+    "REVOKE_COMMIT_SECONDS",
+    "CommitLoop",
+    "CommitPolicy",
+    "ContiguousTracker",
+    "Lane",
+    "drain_commit_budget",
+]
 
 _log = logging.getLogger("signal_relay.commits")
 
+REVOKE_COMMIT_SECONDS = 5.0
+"""The revoke commit's deadline; config keeps revoke grace + this under the rebalance timeout."""
+
+# Of the shutdown grace, the part kept for the final commit (at least 1 s, at most 5 s).
+_DRAIN_COMMIT_SHARE = 0.25
+
 
 class ContiguousTracker:
-    """Offsets of one partition in fetch order, and which of them are final."""
+    """Offsets of one partition in fetch order, and which of them are final (rule 2)."""
 
     __slots__ = ("_done", "_next", "_pending")
 
@@ -63,18 +97,54 @@ class ContiguousTracker:
         return (time.monotonic() if now is None else now) - self._pending[0][1]
 
 
+class Lane(Protocol):
+    """What the commit rule needs of one partition's lane (`PartitionLane`)."""
+
+    @property
+    def tp(self) -> TopicPartition:
+        """The partition."""
+        ...
+
+    @property
+    def tracker(self) -> ContiguousTracker:
+        """Which of its fetched records are final."""
+        ...
+
+    @property
+    def buffered(self) -> int:
+        """Records fetched and not yet final."""
+        ...
+
+    async def close(self, grace: float, *, finish_buffered: bool = False) -> None:
+        """Take no more records; give the workers `grace` seconds, then cancel them."""
+        ...
+
+
+class CommitPolicy(enum.Enum):
+    """Whether this process commits offsets at all; chosen once, when the relay is built."""
+
+    COMMIT = "commit"
+    """Final offsets are committed: periodically, on revoke and on drain."""
+    NEVER = "never"
+    """Dry run: nothing is ever committed; the group's offsets stay where they were."""
+
+
+def drain_commit_budget(grace: float) -> float:
+    """Seconds of a `grace`-second drain kept for the final commit: a quarter, within 1-5 s."""
+    return min(5.0, max(1.0, grace * _DRAIN_COMMIT_SHARE))
+
+
 CommitFn = Callable[[Mapping[TopicPartition, int]], Awaitable[None]]
 
 
 class CommitLoop:
-    """Coalesced commits: at most one in flight, at most every `interval` seconds.
+    """Every commit of one group member: periodic, on revoke and on drain (rules 3 to 6).
 
-    `commit_now()` is also used on revocation and shutdown; a lock keeps those from racing
-    the periodic commit. Every commit has a deadline (`timeout`, or the caller's): with the
-    broker unreachable a commit fails instead of blocking, so a revocation or a SIGTERM ends
-    within its grace period. A failed or timed-out commit is counted, logged and retried on the
-    next round: the offsets stay uncommitted, which only ever causes re-sends with the same
-    idempotency key.
+    At most one commit is in flight: a lock keeps the revoke and drain commits from racing the
+    periodic one. Every commit has a deadline (`timeout`, or the caller's): with the broker
+    unreachable a commit fails instead of blocking, so a revocation or a SIGTERM ends within
+    its grace period. A failed or timed-out commit is counted (`on_failed`), logged and retried
+    on the next round.
     """
 
     def __init__(
@@ -83,10 +153,12 @@ class CommitLoop:
         commit: CommitFn,
         interval: float,
         *,
+        policy: CommitPolicy = CommitPolicy.COMMIT,
         on_committed: Callable[[Mapping[TopicPartition, int]], None] | None = None,
         on_failed: Callable[[], None] | None = None,
         timeout: float = 10.0,
     ) -> None:
+        self.policy = policy
         self._trackers = trackers
         self._commit = commit
         self._interval = interval
@@ -105,14 +177,60 @@ class CommitLoop:
         for tp in tps:
             self._committed.pop(tp, None)
 
+    async def run(self, stop: asyncio.Event) -> None:
+        """Commit every `interval` until `stop` is set (rule 3)."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._interval)
+            await self.commit_now()
+
+    async def revoke(self, lanes: Collection[Lane], grace: float) -> bool:
+        """Close the revoked `lanes` within `grace` s, commit what is final, forget them (rule 4).
+
+        Records still in flight at the end of the grace are cancelled and stay uncommitted.
+        True when nothing failed.
+        """
+        await asyncio.gather(*(lane.close(grace) for lane in lanes))
+        tps = frozenset(lane.tp for lane in lanes)
+        committed = await self.commit_now(only=tps, within=REVOKE_COMMIT_SECONDS)
+        self.forget(tps)
+        return committed
+
+    async def drain(self, lanes: Collection[Lane], grace: float) -> bool:
+        """Finish the buffered records of `lanes`, then commit, all within `grace` s (rule 5).
+
+        The lanes get `grace` minus `drain_commit_budget(grace)`; the commit gets what is left
+        (at least the budget), so that SIGTERM ends in time even when the broker does not
+        answer. True when nothing failed.
+        """
+        started = time.monotonic()
+        budget = drain_commit_budget(grace)
+        lane_grace = max(0.0, grace - budget)
+        await asyncio.gather(*(lane.close(lane_grace, finish_buffered=True) for lane in lanes))
+        remaining = grace - (time.monotonic() - started)
+        committed = await self.commit_now(within=max(budget, remaining))
+        _log.info(
+            "drained",
+            extra={
+                "fields": {
+                    "seconds": round(time.monotonic() - started, 3),
+                    "committed": committed,
+                    "unfinished": sum(lane.buffered for lane in lanes),
+                }
+            },
+        )
+        return committed
+
     async def commit_now(
         self, only: frozenset[TopicPartition] | None = None, *, within: float | None = None
     ) -> bool:
         """Commit every advanced offset (of `only`, when given); True when nothing failed.
 
         `within` seconds (default: the loop's `timeout`) bound the whole call, including the wait
-        for a commit already in flight.
+        for a commit already in flight. Under `CommitPolicy.NEVER` nothing is committed (rule 6).
         """
+        if self.policy is CommitPolicy.NEVER:
+            return True
         deadline = time.monotonic() + (self._timeout if within is None else within)
         try:
             await asyncio.wait_for(self._lock.acquire(), max(0.0, deadline - time.monotonic()))
@@ -145,10 +263,3 @@ class CommitLoop:
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         _log.warning("commit_failed", extra={"fields": {"error": error[:300]}})
         return False
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Commit every `interval` until `stop` is set."""
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._interval)
-            await self.commit_now()

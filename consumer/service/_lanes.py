@@ -18,6 +18,7 @@ from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from consumer.service._commits import ContiguousTracker
+from consumer.service._outcome import Final
 from consumer.service._record_flow import Abandoned
 
 __all__ = ["Handler", "PartitionLane"]
@@ -25,12 +26,15 @@ __all__ = ["Handler", "PartitionLane"]
 _log = logging.getLogger("signal_relay.ordering")
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
-Handler = Callable[[Record, asyncio.Event, float], Awaitable[str]]
+Handler = Callable[[Record, asyncio.Event, float], Awaitable[Final]]
+"""Takes a record to its `Final` outcome (`RecordFlow.run`): (record, closing, fetched_at)."""
 
 
 class PartitionLane:
     """The records of one assigned partition: a queue and a worker per active key.
 
+    A record is marked final in the lane's `tracker` when the handler returns its `Final`
+    outcome; when and what is committed is `consumer/service/_commits.py`'s decision.
     `buffered` counts records fetched but not yet final; the relay pauses the partition when
     it reaches the bound. `close()` ends the lane within a grace period: on revocation it stops
     starting records at once; on shutdown it first finishes what is buffered, so that a restart

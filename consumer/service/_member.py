@@ -1,9 +1,11 @@
 """The relay process: one consumer-group member wiring Kafka, the lanes, commits and shutdown.
 
-Lifecycle: start the clients, join the group, then fetch -> lanes -> final outcomes -> commits
-until asked to stop. On revocation the revoked lanes close (in-flight records finish within
-`RELAY_REVOKE_GRACE_SECONDS`), their final offsets are committed, then they are released. On
-stop: pause fetching, drain within `RELAY_SHUTDOWN_GRACE_SECONDS`, commit, leave the group.
+Built whole: `Relay(...)` constructs every client and part (inside the event loop that will run
+it), `run()` starts them. Lifecycle: start the clients, join the group, then fetch -> lanes ->
+final outcomes -> commits until asked to stop. On revocation the revoked lanes close and their
+final offsets are committed before they are released; on stop, fetching pauses and the lanes
+drain and commit within `RELAY_SHUTDOWN_GRACE_SECONDS`, then the member leaves the group. When
+and what is committed is `consumer/service/_commits.py`, top to bottom.
 """
 
 from __future__ import annotations
@@ -11,10 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    TopicPartition,
+)
 from aiokafka.errors import KafkaError
 
 from consumer.adapters._dead_letter import (
@@ -30,7 +37,7 @@ from consumer.config import Settings
 from consumer.ops._alerts import Alerts
 from consumer.ops._endpoint import OpsServer
 from consumer.ops._metrics import RelayMetrics
-from consumer.service._commits import CommitLoop, ContiguousTracker
+from consumer.service._commits import CommitLoop, CommitPolicy, ContiguousTracker
 from consumer.service._lanes import PartitionLane
 from consumer.service._record_flow import RecordFlow
 from consumer.service._retry import RetryPolicy
@@ -49,10 +56,6 @@ _FETCH_TIMEOUT_MS = 100
 _MAX_BATCH = 2000
 _WATCH_INTERVAL = 1.0
 _BROKER_CHECK_EVERY = 5
-# The revoke commit's deadline; config keeps revoke grace + this under the rebalance timeout.
-_REVOKE_COMMIT_SECONDS = 5.0
-# Of the shutdown grace, the part kept for the final commit (at least 1 s, at most 5 s).
-_DRAIN_COMMIT_SHARE = 0.25
 # Leaving the group and flushing the DLQ producer, each, once the grace is spent.
 _CLOSE_CLIENT_SECONDS = 2.0
 
@@ -86,7 +89,11 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class Relay:
-    """One member of the relay's consumer group."""
+    """One member of the relay's consumer group, fully wired when constructed.
+
+    Construct it inside the event loop that runs it (the Kafka and HTTP clients bind to the
+    running loop), then await `run()` once: `run()` starts the clients and always closes them.
+    """
 
     def __init__(
         self,
@@ -108,15 +115,70 @@ class Relay:
         self._paused: set[TopicPartition] = set()
         self._fatal: BaseException | None = None
         self._broker_ok = True
-        self._consumer: AIOKafkaConsumer | None = None
-        self._commits: CommitLoop | None = None
-        self._flow: RecordFlow | None = None
+        kafka = kafka_client_options(settings.kafka_security)
+        # Dry run is decided here, once: no dead-letter producer (the flow only signs and logs)
+        # and a commit policy that never commits.
+        dry_run = not settings.enabled
+        self._consumer = _group_consumer(settings, kafka)
+        self._producer = (
+            None
+            if dry_run
+            else build_dead_letter_producer(
+                settings.bootstrap_servers, kafka, max_message_bytes=DLQ_MAX_MESSAGE_BYTES
+            )
+        )
+        self._http = build_http_client(settings)
+        self._ops = OpsServer(render_metrics=self.metrics.render, readiness=self.readiness)
+        self._flow = self._record_flow(self._producer)
+        self._commits = CommitLoop(
+            self.trackers,
+            self._consumer.commit,
+            settings.commit_interval_seconds,
+            policy=CommitPolicy.NEVER if dry_run else CommitPolicy.COMMIT,
+            on_committed=self._committed,
+            on_failed=self.metrics.commit_failures.inc,
+            timeout=max(5.0, 10 * settings.commit_interval_seconds),
+        )
+
+    def _record_flow(self, producer: AIOKafkaProducer | None) -> RecordFlow:
+        """The flow every lane shares; without a DLQ producer it is a dry run."""
+        s, policy = self.settings, RetryPolicy(self.settings.retry)
+        writer = (
+            None
+            if producer is None
+            else DeadLetterWriter(
+                producer,
+                s.dlq_topic,
+                policy,
+                max_message_bytes=DLQ_MAX_MESSAGE_BYTES,
+                on_stalled=self._dead_letters_stalled,
+            )
+        )
+        return RecordFlow(
+            sender=HttpSender(s, self._http, self.metrics),
+            dead_letters=writer,
+            gate=self.gate,
+            policy=policy,
+            metrics=self.metrics,
+            max_body_size=s.max_body_size,
+            alerts=self.alerts,
+        )
 
     # -- public surface -------------------------------------------------------------------
 
     def request_stop(self) -> None:
         """Begin a graceful shutdown (SIGTERM/SIGINT)."""
         self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        """True once a stop was requested or a crash began one; `run()` is ending."""
+        return self._stop.is_set()
+
+    @property
+    def crashed(self) -> BaseException | None:
+        """What crashed the relay (`run()` raises `RelayCrashedError` from it), or None."""
+        return self._fatal
 
     def readiness(self) -> tuple[bool, str]:
         """Ready = in the group, broker reachable, deliveries not paused by a systemic failure."""
@@ -135,54 +197,7 @@ class Relay:
     async def run(self) -> None:
         """Run until `request_stop()`; raise `RelayCrashedError` if a worker crashed."""
         s = self.settings
-        kafka = kafka_client_options(s.kafka_security)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.bootstrap_servers,
-            group_id=s.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset=s.auto_offset_reset,
-            session_timeout_ms=s.session_timeout_ms,
-            heartbeat_interval_ms=s.heartbeat_interval_ms,
-            rebalance_timeout_ms=s.rebalance_timeout_ms,
-            client_id=f"signal-relay-{s.producer_id}",
-            **kafka,
-        )
-        producer = (
-            build_dead_letter_producer(
-                s.bootstrap_servers, kafka, max_message_bytes=DLQ_MAX_MESSAGE_BYTES
-            )
-            if s.enabled
-            else None
-        )
-        client = build_http_client(s)
-        ops = OpsServer(render_metrics=self.metrics.render, readiness=self.readiness)
-        policy = RetryPolicy(s.retry)
-        self._consumer = consumer
-        self._flow = RecordFlow(
-            sender=HttpSender(s, client, self.metrics),
-            dead_letters=DeadLetterWriter(
-                producer,
-                s.dlq_topic,
-                policy,
-                max_message_bytes=DLQ_MAX_MESSAGE_BYTES,
-                on_stalled=self._dead_letters_stalled,
-            )
-            if producer
-            else None,
-            gate=self.gate,
-            policy=policy,
-            metrics=self.metrics,
-            max_body_size=s.max_body_size,
-            alerts=self.alerts,
-        )
-        self._commits = CommitLoop(
-            self.trackers,
-            consumer.commit,
-            s.commit_interval_seconds,
-            on_committed=self._committed,
-            on_failed=self.metrics.commit_failures.inc,
-            timeout=max(5.0, 10 * s.commit_interval_seconds),
-        )
+        consumer, producer, ops = self._consumer, self._producer, self._ops
         background: list[asyncio.Task[None]] = []
         try:
             self.alerts.start()
@@ -192,7 +207,11 @@ class Relay:
             try:
                 # Before any client asks for the topics by name: that would create them.
                 needed = [s.topic, s.dlq_topic] if producer is not None else [s.topic]
-                await require_topics(s.bootstrap_servers, needed, client_options=kafka)
+                await require_topics(
+                    s.bootstrap_servers,
+                    needed,
+                    client_options=kafka_client_options(s.kafka_security),
+                )
                 if producer is not None:
                     await producer.start()
                 await consumer.start()
@@ -204,8 +223,7 @@ class Relay:
                 "relay_started",
                 extra={"fields": {"topic": s.topic, "group": s.group_id, "dry_run": not s.enabled}},
             )
-            if s.enabled:
-                background.append(asyncio.create_task(self._commits.run(self._stop)))
+            background.append(asyncio.create_task(self._commits.run(self._stop)))
             background.append(asyncio.create_task(self._watch(consumer)))
             await self._consume(consumer)
             await self._drain(consumer)
@@ -216,7 +234,7 @@ class Relay:
             await _bounded("consumer_stop", consumer.stop())
             if producer is not None:
                 await _bounded("producer_stop", producer.stop())
-            await _bounded("http_close", client.aclose())
+            await _bounded("http_close", self._http.aclose())
             await self.alerts.close()
             await ops.stop()
             _log.info("relay_stopped", extra={"fields": {"crashed": self._fatal is not None}})
@@ -268,7 +286,7 @@ class Relay:
         if tp in self._paused and lane.buffered <= self.settings.partition_buffer // 2:
             self._paused.discard(tp)
             self.metrics.paused_partitions.set(len(self._paused))
-            if self._consumer is not None and tp in self._consumer.assignment():
+            if tp in self._consumer.assignment():
                 self._consumer.resume(tp)
                 _log.info("partition_resumed", extra={"fields": {"partition": tp.partition}})
 
@@ -280,7 +298,6 @@ class Relay:
     # -- rebalance and shutdown -----------------------------------------------------------
 
     def _adopt(self, assigned: list[TopicPartition]) -> None:
-        assert self._flow is not None
         for tp in assigned:
             if tp not in self._lanes:
                 self._lanes[tp] = PartitionLane(
@@ -293,13 +310,10 @@ class Relay:
         )
 
     async def _release(self, revoked: list[TopicPartition]) -> None:
-        """Close the revoked lanes within the grace period, commit what is final, drop them."""
+        """Close the revoked lanes, commit what is final (`CommitLoop.revoke`), drop them."""
         self.joined.clear()
         lanes = [self._lanes[tp] for tp in revoked if tp in self._lanes]
-        await asyncio.gather(*(lane.close(self.settings.revoke_grace_seconds) for lane in lanes))
-        if self.settings.enabled and self._commits is not None:
-            await self._commits.commit_now(only=frozenset(revoked), within=_REVOKE_COMMIT_SECONDS)
-            self._commits.forget(revoked)
+        await self._commits.revoke(lanes, self.settings.revoke_grace_seconds)
         for tp in revoked:
             self._lanes.pop(tp, None)
             self._paused.discard(tp)
@@ -312,35 +326,12 @@ class Relay:
         )
 
     async def _drain(self, consumer: AIOKafkaConsumer) -> None:
-        """Stop fetching, finish in-flight records, commit: all within the shutdown grace.
-
-        The grace is split: the lanes get most of it, the final commit the rest (1-5 s), so
-        that SIGTERM ends in time even when the broker does not answer. What is not committed
-        by then is redelivered to the next owner with the same idempotency keys.
-        """
+        """Stop fetching; finish, then commit, within the shutdown grace (`CommitLoop.drain`)."""
         assignment = consumer.assignment()
         if assignment:
             consumer.pause(*assignment)
-        grace = self.settings.shutdown_grace_seconds
-        commit_budget = min(5.0, max(1.0, grace * _DRAIN_COMMIT_SHARE))
         lanes = list(self._lanes.values())
-        started = time.monotonic()
-        lane_grace = max(0.0, grace - commit_budget)
-        await asyncio.gather(*(lane.close(lane_grace, finish_buffered=True) for lane in lanes))
-        committed = True
-        if self.settings.enabled and self._commits is not None:
-            remaining = grace - (time.monotonic() - started)
-            committed = await self._commits.commit_now(within=max(commit_budget, remaining))
-        _log.info(
-            "drained",
-            extra={
-                "fields": {
-                    "seconds": round(time.monotonic() - started, 3),
-                    "committed": committed,
-                    "unfinished": sum(lane.buffered for lane in lanes),
-                }
-            },
-        )
+        await self._commits.drain(lanes, self.settings.shutdown_grace_seconds)
 
     # -- bookkeeping ----------------------------------------------------------------------
 
@@ -373,7 +364,6 @@ class Relay:
                 await self._check_broker(consumer)
 
     def _refresh_gauges(self, consumer: AIOKafkaConsumer) -> None:
-        assert self._commits is not None
         topic = self.settings.topic
         oldest = 0.0
         for tp, lane in list(self._lanes.items()):
@@ -393,6 +383,25 @@ class Relay:
             self._broker_ok = False
         else:
             self._broker_ok = True
+
+
+def _group_consumer(settings: Settings, kafka: Mapping[str, Any]) -> AIOKafkaConsumer:
+    """The group member's consumer: explicit commits only (`enable_auto_commit=False`)."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=settings.group_id,
+        enable_auto_commit=False,
+        auto_offset_reset=settings.auto_offset_reset,
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        rebalance_timeout_ms=settings.rebalance_timeout_ms,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        fetch_min_bytes=settings.fetch_min_bytes,
+        max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
+        group_instance_id=settings.group_instance_id,
+        client_id=f"signal-relay-{settings.producer_id}",
+        **kafka,
+    )
 
 
 async def _bounded(what: str, closing: Awaitable[None]) -> None:

@@ -1,4 +1,8 @@
-"""Classify an HTTP attempt into what the relay does next (docs/PROTOCOL.md §7)."""
+"""What an HTTP attempt means (`Outcome`, `classify`) and how a record ends (`Final`).
+
+docs/PROTOCOL.md §7: an attempt's `Outcome` says what the relay does next; a record's `Final`
+outcome says it is done, which makes its offset committable (`consumer/service/_commits.py`).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
-__all__ = ["Decision", "Outcome", "classify", "parse_retry_after"]
+__all__ = ["Decision", "Final", "Outcome", "classify", "parse_retry_after"]
 
 _RETRYABLE_4XX = frozenset({408, 425, 429})
 _SYSTEMIC = frozenset({401, 403, 404, 405})
@@ -32,6 +36,27 @@ class Outcome(enum.Enum):
     """401/403/404/405: the relay, not the record, is wrong; pause everything, DLQ nothing."""
     TERMINAL = "terminal"
     """Any other 4xx or a 2xx that is not 201: to the DLQ, then final."""
+
+
+class Final(enum.Enum):
+    """How a record ended: every member is final and makes the record's offset committable.
+
+    `RecordFlow.run` returns one of these (or raises `Abandoned`: no outcome, never committed).
+    The value is the `outcome` label of `signal_relay_outcomes_total`; those names are fixed.
+    Committable is not committed: in dry run nothing is ever committed (`CommitPolicy.NEVER`).
+    """
+
+    DELIVERED = "delivered"
+    """The server answered 201: the signal is accepted."""
+    DUPLICATE = "duplicate"
+    """The server answered 409: it already had the signal (an earlier attempt delivered it)."""
+    DEAD_LETTERED = "dead_lettered"
+    """The record is in the DLQ, acknowledged (acks=all): invalid, undecodable, a terminal answer,
+    or out of attempts."""
+    DRY_RUN = "dry_run"
+    """Dry run: validated and signed, logged, not sent."""
+    DRY_RUN_DEAD_LETTER = "dry_run_dead_letter"
+    """Dry run: it would have been dead-lettered; logged, not written."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ from consumer.adapters._http import AttemptResult, HttpSender, redact_userinfo
 from consumer.ops._alerts import Alerts
 from consumer.ops._logs import relay_logger
 from consumer.ops._metrics import RelayMetrics
-from consumer.service._outcome import Outcome, classify
+from consumer.service._outcome import Final, Outcome, classify
 from consumer.service._prepare import CanonicalTooLargeError, prepare_signal
 from consumer.service._retry import RetryPolicy
 from consumer.service._systemic import SystemicGate
@@ -85,8 +85,8 @@ class RecordFlow:
 
     async def run(
         self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
-    ) -> str:
-        """Return the record's final outcome name; raise `Abandoned` if `closing` interrupts."""
+    ) -> Final:
+        """Return the record's final outcome; raise `Abandoned` if `closing` interrupts."""
         # Every line logged while handling the record carries where it is (signal_id, once known).
         with structlog.contextvars.bound_contextvars(
             topic=record.topic, partition=record.partition, offset=record.offset, signal_id=None
@@ -95,7 +95,7 @@ class RecordFlow:
 
     async def _run(
         self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
-    ) -> str:
+    ) -> Final:
         failures = 0
         while True:
             try:
@@ -123,20 +123,22 @@ class RecordFlow:
 
     async def _give_up(
         self, record: ConsumerRecord[bytes, bytes], exc: Exception, failures: int
-    ) -> str:
+    ) -> Final:
         now = self._clock()
         error = redact_userinfo(f"gave up after {failures} errors: {type(exc).__name__}: {exc}")
-        await self._dead_letter(record, DeadLetter("max_attempts", error, failures, now, now))
-        return "dead_lettered"
+        return await self._dead_letter(
+            record, DeadLetter("max_attempts", error, failures, now, now)
+        )
 
     async def _run_once(
         self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
-    ) -> str:
+    ) -> Final:
         if isinstance(record, UndecodableRecord):
             # The Kafka client could not decode it (consumer/adapters/_fetch_guard.py): never sent.
             now = self._clock()
-            await self._dead_letter(record, DeadLetter("undecodable", record.error, 0, now, now))
-            return "dead_lettered"
+            return await self._dead_letter(
+                record, DeadLetter("undecodable", record.error, 0, now, now)
+            )
         try:
             signal = prepare_signal(record.value, self._max_body_size).signal
             structlog.contextvars.bind_contextvars(signal_id=signal.signal_id)
@@ -144,8 +146,7 @@ class RecordFlow:
             now = self._clock()
             signal_id = exc.signal_id if isinstance(exc, CanonicalTooLargeError) else None
             letter = DeadLetter(exc.dlq_reason, str(exc), 0, now, now, signal_id=signal_id)
-            await self._dead_letter(record, letter)
-            return "dead_lettered"
+            return await self._dead_letter(record, letter)
         if self._dead_letters is None:
             headers = self._sender.sign(signal, self._clock())
             # A fingerprint, never the signature: a logged signature would be a valid request
@@ -157,8 +158,8 @@ class RecordFlow:
                 signature_sha256=fingerprint,
                 body_bytes=len(signal.body),
             )
-            self._metrics.outcomes.labels("dry_run").inc()
-            return "dry_run"
+            self._metrics.outcomes.labels(Final.DRY_RUN.value).inc()
+            return Final.DRY_RUN
         return await self._deliver(record, signal, closing, fetched_at)
 
     async def _deliver(
@@ -167,7 +168,7 @@ class RecordFlow:
         signal: CanonicalSignal,
         closing: asyncio.Event,
         fetched_at: float,
-    ) -> str:
+    ) -> Final:
         attempt, first_at = 0, 0.0
         while True:
             if not self._gate.is_open:
@@ -184,10 +185,9 @@ class RecordFlow:
                 self._gate.clear()
                 reason = decision.dlq_reason or "http_4xx"
                 error = f"HTTP {result.status} after {attempt} attempt(s)"
-                await self._dead_letter(
+                return await self._dead_letter(
                     record, self._letter(reason, error, attempt, first_at, result, signal)
                 )
-                return "dead_lettered"
             if outcome is Outcome.SYSTEMIC:
                 self._gate.trip(f"HTTP {result.status} from the signal server")
                 continue
@@ -198,10 +198,9 @@ class RecordFlow:
                 error = (
                     f"gave up after {attempt} attempts: {result.error or f'HTTP {result.status}'}"
                 )
-                await self._dead_letter(
+                return await self._dead_letter(
                     record, self._letter("max_attempts", error, attempt, first_at, result, signal)
                 )
-                return "dead_lettered"
             self._metrics.retries.inc()
             delay = self._policy.delay(attempt, decision.retry_after)
             _log.info(
@@ -221,7 +220,7 @@ class RecordFlow:
         attempt: int,
         fetched_at: float,
         outcome: Outcome,
-    ) -> str:
+    ) -> Final:
         if outcome is Outcome.DELIVERED:
             self._metrics.delivered.inc()
             self._metrics.delivery_latency.observe(time.monotonic() - fetched_at)
@@ -235,7 +234,7 @@ class RecordFlow:
                 attempt=attempt,
                 duration_ms=round(result.duration * 1000, 2),
             )
-        return outcome.value
+        return Final.DELIVERED if outcome is Outcome.DELIVERED else Final.DUPLICATE
 
     @staticmethod
     def _letter(
@@ -257,7 +256,7 @@ class RecordFlow:
             signal_id=signal.signal_id,
         )
 
-    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], letter: DeadLetter) -> None:
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], letter: DeadLetter) -> Final:
         fields = {
             "signal_id": letter.signal_id,
             "reason": letter.reason,
@@ -267,8 +266,8 @@ class RecordFlow:
         }
         if self._dead_letters is None:
             _log.warning("dry_run_dead_letter", **fields)
-            self._metrics.outcomes.labels("dry_run_dead_letter").inc()
-            return
+            self._metrics.outcomes.labels(Final.DRY_RUN_DEAD_LETTER.value).inc()
+            return Final.DRY_RUN_DEAD_LETTER
         headers = dlq_headers(
             record.headers,
             letter,
@@ -278,8 +277,9 @@ class RecordFlow:
         )
         await self._dead_letters.write(key=record.key, value=record.value, headers=headers)
         self._metrics.dead_lettered.labels(letter.reason).inc()
-        self._metrics.outcomes.labels("dead_lettered").inc()
+        self._metrics.outcomes.labels(Final.DEAD_LETTERED.value).inc()
         _log.warning("dead_lettered", **fields)
+        return Final.DEAD_LETTERED
 
 
 async def _sleep_unless_closing(delay: float, closing: asyncio.Event) -> None:
@@ -296,6 +296,7 @@ async def _sleep_unless_closing(delay: float, closing: asyncio.Event) -> None:
 async def _unless_closing(waiting: Coroutine[Any, Any, None], closing: asyncio.Event) -> None:
     """Await `waiting` (a coroutine); raise `Abandoned` if `closing` is set first."""
     if closing.is_set():
+        waiting.close()  # never started: close it, or it warns "never awaited"
         raise Abandoned
     task = asyncio.ensure_future(waiting)
     closer = asyncio.ensure_future(closing.wait())

@@ -30,6 +30,21 @@ class RetryPolicy:
             return jittered
         return max(jittered, min(retry_after, s.retry_after_cap_seconds))
 
+    @classmethod
+    def testing(cls, *, max_attempts: int = 0, retry_after_cap_seconds: float = 0.0) -> RetryPolicy:
+        """A policy without backoff (stamina's `set_testing`): retries follow at once.
+
+        A `Retry-After` is still honoured, up to `retry_after_cap_seconds` (0: not at all).
+        """
+        return cls(
+            RetrySettings(
+                base_seconds=0.0,
+                max_seconds=0.0,
+                retry_after_cap_seconds=retry_after_cap_seconds,
+                max_attempts=max_attempts,
+            )
+        )
+
     def exhausted(self, attempt: int) -> bool:
         """True when `attempt` attempts are all a record may have."""
         return self.settings.max_attempts > 0 and attempt >= self.settings.max_attempts

@@ -1,0 +1,1 @@
+"""The fast unit layer: the record path against in-memory doubles at its true seams."""
