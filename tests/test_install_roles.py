@@ -147,8 +147,14 @@ def test_base_commands_run(base_venv: Path) -> None:
     assert verified.stdout.startswith("invalid: ")
     run = run_in(base_venv, "run")
     assert run.returncode == 2
-    (line,) = run.stderr.splitlines()
-    assert line.startswith("signal-relay: ")
+    # Nothing configured: one line per missing variable, no traceback.
+    lines = run.stderr.splitlines()
+    assert [line.split(":")[1].strip() for line in lines] == [
+        "PRODUCER_ID",
+        "HMAC_PRODUCER_SECRET",
+        "OUTBOUND_SERVER_URL",
+    ]
+    assert all(line.startswith("signal-relay: ") for line in lines)
 
 
 def test_commands_of_an_extra_name_it(base_venv: Path) -> None:
