@@ -4,8 +4,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PROMTOOL := .tools/promtool
 
-.PHONY: test lint typecheck unit unit-fast demo bench chaos clean
+.PHONY: test lint typecheck unit unit-fast demo bench chaos clean promtool
 
 $(VENV)/.installed-%: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,14 +24,28 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(PROMTOOL)
 	$(BIN)/pytest || [ $$? -eq 5 ]
 
 # The record path against in-memory doubles (no broker, no server): runs in about a second.
 unit-fast: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-test: lint typecheck unit
+test: promtool lint typecheck unit
+
+# promtool checks and unit-tests deploy/prometheus (tests/test_alert_rules.py). Taken once from
+# Debian's `prometheus` package, unpacked into .tools/ (no Prometheus service is installed or
+# started); a promtool already on PATH is used instead. Nothing to do when .tools/promtool exists.
+promtool: $(PROMTOOL)
+
+$(PROMTOOL):
+	mkdir -p $(@D)
+	if command -v promtool >/dev/null; then ln -sf "$$(command -v promtool)" $@; else \
+	  rm -rf $(@D)/deb && mkdir $(@D)/deb && cd $(@D)/deb && \
+	  { apt-get download prometheus || { apt-get update && apt-get download prometheus; }; } && \
+	  dpkg -x prometheus_*.deb root && cp root/usr/bin/promtool ../promtool && \
+	  cd .. && rm -rf deb; fi
+	$@ --version
 
 demo: $(VENV)/.installed-demo,fast
 	$(BIN)/signal-relay demo

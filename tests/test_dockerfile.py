@@ -220,14 +220,18 @@ def container() -> dict[str, Any]:
 
 
 def test_manifests_parse_into_the_expected_objects() -> None:
-    """Each file is valid YAML; together: the six objects of the example."""
+    """Each file is valid YAML; together: the ten objects of the example."""
     assert set(manifests()) == {
         "ConfigMap",
         "Deployment",
         "Kustomization",
         "PodDisruptionBudget",
+        "PrometheusRule",
         "ScaledObject",
         "Secret",
+        "Service",
+        "ServiceMonitor",
+        "TriggerAuthentication",
     }
 
 
@@ -268,14 +272,15 @@ def test_the_hmac_secret_is_a_file_from_the_secret() -> None:
 
 
 def test_replicas_never_exceed_the_partitions_keda_scales_to() -> None:
-    """replicas <= maxReplicaCount (= partitions); KEDA watches the relay's own group and topic."""
+    """KEDA owns replicas (1..partitions); it watches the relay's own group and topic."""
     objects = manifests()
     deployment = objects["Deployment"]
     scaled = objects["ScaledObject"]["spec"]
     config = objects["ConfigMap"]["data"]
-    assert 1 <= deployment["spec"]["replicas"] <= scaled["maxReplicaCount"]
+    assert "replicas" not in deployment["spec"], "a fixed count fights KEDA on every apply"
+    assert 1 <= scaled["minReplicaCount"] <= scaled["maxReplicaCount"]
     text = (KUBERNETES / "deployment.yaml").read_text()
-    assert "partitions" in text.split("replicas:")[0].rsplit("spec:", 1)[1]
+    assert "partitions" in text.split("strategy:")[0].rsplit("spec:", 1)[1]
     (trigger,) = scaled["triggers"]
     assert trigger["type"] == "kafka"
     assert trigger["metadata"]["topic"] == config["KAFKA_TOPIC"]
@@ -290,6 +295,7 @@ def test_replicas_never_exceed_the_partitions_keda_scales_to() -> None:
 def test_every_variable_named_in_the_manifests_is_read_by_the_relay() -> None:
     """Grep-level (no YAML parser needed): each VARIABLE_NAME is a declared relay setting."""
     declared = {v.name for v in variables()} | {v.file_variant for v in variables()}
+    declared |= {"SASL_SSL"}  # a value (KAFKA_SECURITY_PROTOCOL), not a variable
     names = {
         name
         for path in KUBERNETES.glob("*.yaml")
