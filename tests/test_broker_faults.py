@@ -59,11 +59,11 @@ async def _started(settings: Settings) -> AsyncIterator[tuple[Relay, asyncio.Tas
     """A relay running in this loop, joined; stopped (bounded) when the block ends."""
     relay = Relay(settings)
     task = asyncio.create_task(relay.run())
-    await eventually(lambda: relay.joined.is_set() or task.done(), 60, "the relay to join")
-    if task.done():
-        task.result()
-        raise AssertionError("relay stopped before joining")
     try:
+        await eventually(lambda: relay.joined.is_set() or task.done(), 60, "the relay to join")
+        if task.done():
+            task.result()
+            raise AssertionError("relay stopped before joining")
         yield relay, task
     finally:
         relay.request_stop()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from aiokafka import (
@@ -228,19 +228,23 @@ class Relay:
             await self._consume(consumer)
             await self._drain(consumer)
         finally:
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
-            await _bounded("consumer_stop", consumer.stop())
-            if producer is not None:
-                await _bounded("producer_stop", producer.stop())
-            await _bounded("http_close", self._http.aclose())
-            await self.alerts.close()
-            await ops.stop()
-            _log.info("relay_stopped", extra={"fields": {"crashed": self._fatal is not None}})
+            await _even_if_cancelled(self._close(background))
         if self._fatal is not None:
             _log.critical("relay_crashed", extra={"fields": {"error": repr(self._fatal)[:500]}})
             raise RelayCrashedError(str(self._fatal)) from self._fatal
+
+    async def _close(self, background: list[asyncio.Task[None]]) -> None:
+        """Stop the background tasks, then close every client, each within its bound."""
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await _bounded("consumer_stop", self._consumer.stop())
+        if self._producer is not None:
+            await _bounded("producer_stop", self._producer.stop())
+        await _bounded("http_close", self._http.aclose())
+        await self.alerts.close()
+        await self._ops.stop()
+        _log.info("relay_stopped", extra={"fields": {"crashed": self._fatal is not None}})
 
     # -- the fetch loop -------------------------------------------------------------------
 
@@ -402,6 +406,21 @@ def _group_consumer(settings: Settings, kafka: Mapping[str, Any]) -> AIOKafkaCon
         client_id=f"signal-relay-{settings.producer_id}",
         **kafka,
     )
+
+
+async def _even_if_cancelled(closing: Coroutine[Any, Any, None]) -> None:
+    """Run `closing` to its end even if the caller is cancelled meanwhile, then re-raise.
+
+    A run cancelled while it closes (a supervisor's second cancel, a test's timeout) would
+    otherwise leave a producer or an HTTP session open; every closing step is bounded, so
+    waiting for them ends.
+    """
+    task = asyncio.ensure_future(closing)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
 
 
 async def _bounded(what: str, closing: Awaitable[None]) -> None:
