@@ -225,6 +225,7 @@ class RecordFlow:
         if outcome is Outcome.DELIVERED:
             self._metrics.delivered.inc()
             self._metrics.delivery_latency.observe(time.monotonic() - fetched_at)
+            self._metrics.observe_record_age(record.timestamp, self._clock())
         else:
             self._metrics.duplicate.inc()
         if _log.isEnabledFor(logging.DEBUG) or outcome is Outcome.DUPLICATE:

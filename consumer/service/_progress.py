@@ -1,0 +1,121 @@
+"""What the lag and assignment series say, so that a `sum()` over every member is the truth.
+
+- **Only owned partitions.** A member exports `signal_relay_consumer_lag{group,topic,partition}`
+  for the partitions it owns, and removes a partition's series when it is revoked: after a
+  rebalance no member keeps reporting a partition it no longer reads, so summing the series of
+  all members counts each partition once.
+- **Lag = log end - the group's position.** The log end is asked of the broker (ListOffsets)
+  on every refresh, so a paused or stuck partition does not report a stale high-watermark.
+  The position is the offset this member last committed; before its first commit, the
+  group's committed offset as the member found it on assignment; for a partition the group
+  never committed, where consumption started (the log start with `auto_offset_reset=earliest`,
+  else the fetch position when first seen). A partition never committed therefore has a series
+  too.
+- **Rebalances and assignments**: `signal_relay_rebalances_total` counts completed
+  assignments, `signal_relay_assigned_partitions` is how many partitions this member owns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection, Iterable, Mapping
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from consumer.ops._metrics import RelayMetrics
+
+__all__ = ["PartitionProgress"]
+
+_log = logging.getLogger("signal_relay.progress")
+# One refresh's broker questions; past it the refresh uses what the consumer already knows.
+_ASK_SECONDS = 2.0
+
+
+class PartitionProgress:
+    """Keeps the lag and assignment series of one member in step with what it owns."""
+
+    def __init__(self, metrics: RelayMetrics, group: str, *, from_earliest: bool) -> None:
+        self._metrics = metrics
+        self._group = group
+        self._from_earliest = from_earliest
+        # tp -> the group's position found when the partition was assigned (no commit of ours)
+        self._start: dict[TopicPartition, int] = {}
+        self._exported: set[TopicPartition] = set()
+
+    def assigned(self, owned: int) -> None:
+        """A rebalance completed: count it and how many partitions this member now owns."""
+        self._metrics.rebalances.labels(self._group).inc()
+        self._metrics.assigned_partitions.labels(self._group).set(owned)
+
+    def revoked(self, revoked: Iterable[TopicPartition], owned: int) -> None:
+        """Partitions left this member: their series go, so no stale lag outlives ownership."""
+        for tp in revoked:
+            self._start.pop(tp, None)
+            self._forget(tp)
+        self._metrics.assigned_partitions.labels(self._group).set(owned)
+
+    async def refresh(
+        self,
+        consumer: AIOKafkaConsumer,
+        owned: Mapping[TopicPartition, object],
+        committed: Callable[[TopicPartition], int | None],
+    ) -> None:
+        """Set the lag of every owned partition; `owned` is read again after each broker call."""
+        tps = list(owned)
+        if not tps:
+            return
+        ends = await self._log_ends(consumer, tps)
+        for tp in tps:
+            if tp not in self._start and committed(tp) is None:
+                start = await self._start_position(consumer, tp)
+                if start is not None and tp in owned:
+                    self._start[tp] = start
+        for tp in tps:
+            position = committed(tp)
+            if position is None:
+                position = self._start.get(tp)
+            end = ends.get(tp)
+            if tp not in owned or end is None or position is None:
+                continue
+            self._metrics.lag.labels(self._group, tp.topic, str(tp.partition)).set(
+                max(0, end - position)
+            )
+            self._exported.add(tp)
+        for tp in self._exported - set(owned):
+            self._forget(tp)
+
+    def _forget(self, tp: TopicPartition) -> None:
+        if tp in self._exported:
+            self._exported.discard(tp)
+            self._metrics.lag.remove(self._group, tp.topic, str(tp.partition))
+
+    async def _log_ends(
+        self, consumer: AIOKafkaConsumer, tps: Collection[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        """The log end of each partition from the broker, else the last fetch's high-watermark."""
+        try:
+            async with asyncio.timeout(_ASK_SECONDS):
+                ends: dict[TopicPartition, int] = await consumer.end_offsets(list(tps))
+                return ends
+        except (KafkaError, OSError, TimeoutError) as exc:  # unreachable: the fetch's figure
+            _log.debug("log_end_unknown", extra={"fields": {"error": repr(exc)[:300]}})
+        known = {tp: consumer.highwater(tp) for tp in tps}
+        return {tp: end for tp, end in known.items() if end is not None}
+
+    async def _start_position(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+        """The group's committed offset of `tp`, else where consumption of it started."""
+        try:
+            async with asyncio.timeout(_ASK_SECONDS):
+                found: int | None = await consumer.committed(tp)
+                if found is not None and found >= 0:
+                    return found
+                if self._from_earliest:
+                    starts: dict[TopicPartition, int] = await consumer.beginning_offsets([tp])
+                    return starts.get(tp)
+                position: int = await consumer.position(tp)
+                return position
+        except (KafkaError, OSError, TimeoutError) as exc:  # asked again on the next refresh
+            _log.debug("start_position_unknown", extra={"fields": {"error": repr(exc)[:300]}})
+            return None
