@@ -5,7 +5,8 @@
   rebalance no member keeps reporting a partition it no longer reads, so summing the series of
   all members counts each partition once.
 - **Lag = log end - the group's position.** The log end is asked of the broker (ListOffsets)
-  on every refresh, so a paused or stuck partition does not report a stale high-watermark.
+  on every refresh, so a paused or stuck partition does not report a stale high-watermark
+  (the higher of the two is taken: see `_log_ends`).
   The position is the offset this member last committed; before its first commit, the
   group's committed offset as the member found it on assignment; for a partition the group
   never committed, where consumption started (the log start with `auto_offset_reset=earliest`,
@@ -94,15 +95,24 @@ class PartitionProgress:
     async def _log_ends(
         self, consumer: AIOKafkaConsumer, tps: Collection[TopicPartition]
     ) -> dict[TopicPartition, int]:
-        """The log end of each partition from the broker, else the last fetch's high-watermark."""
+        """The log end of each partition: the higher of ListOffsets and the fetch high-watermark.
+
+        Both only ever understate it: the high-watermark is as old as the partition's last
+        fetch (a paused partition is not fetched), and Tansu answers ListOffsets with the
+        last batch's first offset + 1.
+        """
+        asked: dict[TopicPartition, int] = {}
         try:
             async with asyncio.timeout(_ASK_SECONDS):
-                ends: dict[TopicPartition, int] = await consumer.end_offsets(list(tps))
-                return ends
+                asked = await consumer.end_offsets(list(tps))
         except (KafkaError, OSError, TimeoutError) as exc:  # unreachable: the fetch's figure
             _log.debug("log_end_unknown", extra={"fields": {"error": repr(exc)[:300]}})
-        known = {tp: consumer.highwater(tp) for tp in tps}
-        return {tp: end for tp, end in known.items() if end is not None}
+        ends: dict[TopicPartition, int] = {}
+        for tp in tps:
+            known = [end for end in (asked.get(tp), consumer.highwater(tp)) if end is not None]
+            if known:
+                ends[tp] = max(known)
+        return ends
 
     async def _start_position(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
         """The group's committed offset of `tp`, else where consumption of it started."""

@@ -14,6 +14,7 @@ from consumer.tools._dlq_replay import (
     replay_headers,
 )
 from consumer.tools._offline_verify import CapturedRequest, Verdict, check_capture
+from consumer.tools._preflight import Check, preflight
 from consumer.tools._publish import (
     DEFAULT_MAX_SIZE,
     CheckedLine,
@@ -37,6 +38,7 @@ __all__ = [
     "DEFAULT_MAX_SIZE",
     "REPLAYED_FROM_HEADER",
     "CapturedRequest",
+    "Check",
     "CheckedLine",
     "MissingTargetError",
     "PublishError",
@@ -54,6 +56,7 @@ __all__ = [
     "committed_offsets",
     "ensure_topic",
     "plan_replay",
+    "preflight",
     "publish_records",
     "read_dead_letters",
     "read_topic",
