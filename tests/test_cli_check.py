@@ -2,39 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
-from collections.abc import Mapping
-
+from check_command import run_check, verdicts
 from conftest import RunningReceiver, TopicFactory
-from relay_harness import free_port, keyed_signals, publish, relay_env, subprocess_env
+from relay_harness import free_port, keyed_signals, publish, relay_env
 
 from consumer.adapters import missing_topics
-
-WITHIN = 120.0
-
-
-async def _check(env: Mapping[str, str], *args: str) -> tuple[int, list[str]]:
-    """Run `signal-relay check` in a process; its exit status and stdout lines."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "consumer",
-        "check",
-        *args,
-        env=subprocess_env(env),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), WITHIN)
-    assert err == b"", err.decode()
-    assert process.returncode is not None
-    return process.returncode, out.decode().splitlines()
-
-
-def _verdicts(lines: list[str]) -> dict[str, str]:
-    """Check name -> `ok` or `FAIL`."""
-    return {line[5:].split(":", 1)[0]: line[:4].strip() for line in lines}
 
 
 async def test_every_check_passes_and_no_signal_is_sent(
@@ -43,10 +15,10 @@ async def test_every_check_passes_and_no_signal_is_sent(
     """Against a working setup: six `ok` lines, exit 0, the lag shown, nothing delivered."""
     topic = await new_topic(3)
     await publish(kafka_bootstrap, topic, keyed_signals(["A", "B"], 2))
-    status, lines = await _check(relay_env(kafka_bootstrap, topic, receiver.url))
+    status, lines = await run_check(relay_env(kafka_bootstrap, topic, receiver.url))
     print("\n" + "\n".join(lines))
     assert status == 0
-    assert _verdicts(lines) == dict.fromkeys(
+    assert verdicts(lines) == dict.fromkeys(
         ["configuration", "brokers", "topic", "dlq", "lag", "server"], "ok"
     )
     assert f"'{topic}' exists, 3 partitions" in lines[2]
@@ -63,9 +35,9 @@ async def test_a_missing_dlq_fails_and_is_not_created(
     topic = await new_topic(1)
     dlq = f"{topic}.missing-dlq"
     env = relay_env(kafka_bootstrap, topic, receiver.url, KAFKA_DLQ_TOPIC=dlq)
-    status, lines = await _check(env)
+    status, lines = await run_check(env)
     assert status == 1
-    assert _verdicts(lines)["dlq"] == "FAIL"
+    assert verdicts(lines)["dlq"] == "FAIL"
     assert [line for line in lines if line.startswith("FAIL")] == [
         f"FAIL dlq: '{dlq}' does not exist; create it first (signal-relay never creates topics)"
     ]
@@ -78,11 +50,11 @@ async def test_an_unreachable_server_fails_the_server_check(
     """Nothing listening at OUTBOUND_SERVER_URL: the server line fails, exit 1, Kafka still ok."""
     topic = await new_topic(1)
     url = f"http://127.0.0.1:{free_port()}"
-    status, lines = await _check(relay_env(kafka_bootstrap, topic, url), "--timeout", "5")
+    status, lines = await run_check(relay_env(kafka_bootstrap, topic, url), "--timeout", "5")
     assert status == 1
-    verdicts = _verdicts(lines)
-    assert verdicts["server"] == "FAIL"
-    assert [name for name, verdict in verdicts.items() if verdict == "FAIL"] == ["server"]
+    found = verdicts(lines)
+    assert found["server"] == "FAIL"
+    assert [name for name, verdict in found.items() if verdict == "FAIL"] == ["server"]
     assert lines[-1].startswith(f"FAIL server: http://127.0.0.1:{url.rsplit(':', 1)[1]}: ")
 
 
@@ -91,7 +63,7 @@ async def test_a_bad_configuration_lists_every_problem_and_exits_2(
 ) -> None:
     """Each configuration problem is its own FAIL line; nothing else is checked; exit 2."""
     env = relay_env(kafka_bootstrap, "signals", "ftp://example.com", PRODUCER_ID="bad id!")
-    status, lines = await _check(env)
+    status, lines = await run_check(env)
     assert status == 2
     assert len(lines) >= 2
     assert all(line.startswith("FAIL configuration: ") for line in lines)
