@@ -229,6 +229,13 @@ class Relay:
             )
             background.append(asyncio.create_task(self._commits.run(self._stop)))
             background.append(asyncio.create_task(self._watch(consumer)))
+            background.append(
+                asyncio.create_task(
+                    self._partition_progress.run(
+                        consumer, self._lanes, self._commits.committed, self._stop
+                    )
+                )
+            )
             await self._consume(consumer)
             await self._drain(consumer)
         finally:
@@ -359,14 +366,13 @@ class Relay:
             )
 
     async def _watch(self, consumer: AIOKafkaConsumer) -> None:
-        """Refresh lag (`PartitionProgress`), age and broker-reachability every second."""
+        """Refresh age and broker-reachability every second (lag: `PartitionProgress.run`)."""
         tick = 0
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), _WATCH_INTERVAL)
             tick += 1
             self._refresh_gauges()
-            await self._partition_progress.refresh(consumer, self._lanes, self._commits.committed)
             if tick % _BROKER_CHECK_EVERY == 0:
                 await self._check_broker(consumer)
 

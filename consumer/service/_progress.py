@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 
@@ -30,7 +31,8 @@ from consumer.ops._metrics import RelayMetrics
 __all__ = ["PartitionProgress"]
 
 _log = logging.getLogger("signal_relay.progress")
-# One refresh's broker questions; past it the refresh uses what the consumer already knows.
+_REFRESH_SECONDS = 1.0
+# Each group of broker questions of one refresh; past it the refresh uses what it knows.
 _ASK_SECONDS = 2.0
 
 
@@ -57,6 +59,23 @@ class PartitionProgress:
             self._forget(tp)
         self._metrics.assigned_partitions.labels(self._group).set(owned)
 
+    async def run(
+        self,
+        consumer: AIOKafkaConsumer,
+        owned: Mapping[TopicPartition, object],
+        committed: Callable[[TopicPartition], int | None],
+        stop: asyncio.Event,
+    ) -> None:
+        """Refresh the lag every second until `stop`.
+
+        A task of its own, so that its broker questions never delay the relay's other watches
+        (broker reachability, readiness).
+        """
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), _REFRESH_SECONDS)
+            await self.refresh(consumer, owned, committed)
+
     async def refresh(
         self,
         consumer: AIOKafkaConsumer,
@@ -68,11 +87,9 @@ class PartitionProgress:
         if not tps:
             return
         ends = await self._log_ends(consumer, tps)
-        for tp in tps:
-            if tp not in self._start and committed(tp) is None:
-                start = await self._start_position(consumer, tp)
-                if start is not None and tp in owned:
-                    self._start[tp] = start
+        unknown = [tp for tp in tps if tp not in self._start and committed(tp) is None]
+        if unknown:
+            await self._find_starts(consumer, unknown, owned)
         for tp in tps:
             position = committed(tp)
             if position is None:
@@ -114,18 +131,29 @@ class PartitionProgress:
                 ends[tp] = max(known)
         return ends
 
-    async def _start_position(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
-        """The group's committed offset of `tp`, else where consumption of it started."""
+    async def _find_starts(
+        self,
+        consumer: AIOKafkaConsumer,
+        tps: list[TopicPartition],
+        owned: Mapping[TopicPartition, object],
+    ) -> None:
+        """Note where the group stands on `tps`, all within one `_ASK_SECONDS`."""
         try:
             async with asyncio.timeout(_ASK_SECONDS):
-                found: int | None = await consumer.committed(tp)
-                if found is not None and found >= 0:
-                    return found
-                if self._from_earliest:
-                    starts: dict[TopicPartition, int] = await consumer.beginning_offsets([tp])
-                    return starts.get(tp)
-                position: int = await consumer.position(tp)
-                return position
+                for tp in tps:
+                    start = await self._start_position(consumer, tp)
+                    if tp in owned:
+                        self._start[tp] = start
         except (KafkaError, OSError, TimeoutError) as exc:  # asked again on the next refresh
             _log.debug("start_position_unknown", extra={"fields": {"error": repr(exc)[:300]}})
-            return None
+
+    async def _start_position(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> int:
+        """The group's committed offset of `tp`, else where consumption of it started."""
+        found: int | None = await consumer.committed(tp)
+        if found is not None and found >= 0:
+            return found
+        if self._from_earliest:
+            starts: dict[TopicPartition, int] = await consumer.beginning_offsets([tp])
+            return starts[tp]
+        position: int = await consumer.position(tp)
+        return position
