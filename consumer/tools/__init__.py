@@ -1,5 +1,5 @@
 """The operator's tools: publish JSONL signals, replay dead letters, verify a captured request
-offline, and the topic chores they share.
+offline, the preflight of `signal-relay check`, and the topic chores they share.
 """
 
 from consumer.tools._dlq_replay import (

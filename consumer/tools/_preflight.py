@@ -212,7 +212,7 @@ async def _server(settings: Settings, timeout: float) -> Check:  # noqa: ASYNC10
             )
             handshake = _handshake(writer, settings) if tls else "plain HTTP"
             path = urlsplit(settings.ingest_url).path
-            status = await _options_status(reader, writer, host, path)
+            status = await _options_status(reader, writer, url.netloc, path)
     except TimeoutError:
         return Check("server", False, f"{where}: no answer within {timeout:g}s")
     except (OSError, ssl.SSLError, ValueError) as exc:
