@@ -10,6 +10,7 @@ from consumer.cli import main
 
 COMMANDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("run",): (),
+    ("check",): ("--timeout",),
     ("schema",): (),
     ("receiver",): ("--host", "--port", "--path", "--secret-file"),
     ("publish",): ("FILE|-", "--topic", "--bootstrap", "--allow-invalid", "--max-size"),
@@ -74,7 +75,7 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
         main(["--help"])
     assert exited.value.code == 0
     shown = capsys.readouterr().out
-    for command in ("run", "publish", "demo", "receiver", "verify", "schema", "dlq"):
+    for command in ("run", "check", "publish", "demo", "receiver", "verify", "schema", "dlq"):
         assert command in shown
 
 

@@ -222,7 +222,10 @@ async def test_metrics_after_a_small_run_count_every_outcome(
             samples = scrape((await http.get(f"{url}/metrics")).text)
             lags = [
                 samples.get(("signal_relay_consumer_lag", frozenset(labels)))
-                for labels in ({("topic", topic), ("partition", str(p))} for p in (0, 1))
+                for labels in (
+                    {("group", settings.group_id), ("topic", topic), ("partition", str(p))}
+                    for p in (0, 1)
+                )
             ]
             return lags == [0.0, 0.0] and value(samples, "signal_relay_commits_total") > 0
 
@@ -236,6 +239,8 @@ async def test_metrics_after_a_small_run_count_every_outcome(
 
     assert value(samples, "signal_relay_records_consumed_total") == 10
     assert value(samples, "signal_relay_outcomes_total", outcome="delivered") == 6
+    assert value(samples, "signal_relay_record_age_at_delivery_seconds_count") == 6
+    assert value(samples, "signal_relay_assigned_partitions", group=settings.group_id) == 2
     assert value(samples, "signal_relay_outcomes_total", outcome="duplicate") == 1
     assert value(samples, "signal_relay_outcomes_total", outcome="dead_lettered") == 3
     for status, count in {"201": 6, "409": 1, "422": 1, "503": 3}.items():

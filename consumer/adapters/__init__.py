@@ -32,7 +32,12 @@ from consumer.adapters._http import (
     redact_userinfo,
 )
 from consumer.adapters._kafka_options import kafka_client_options
-from consumer.adapters._topic_check import MissingTopicError, missing_topics, require_topics
+from consumer.adapters._topic_check import (
+    MissingTopicError,
+    missing_topics,
+    require_topics,
+    topic_partitions,
+)
 
 __all__ = [
     "DLQ_MAX_MESSAGE_BYTES",
@@ -62,4 +67,5 @@ __all__ = [
     "record_size",
     "redact_userinfo",
     "require_topics",
+    "topic_partitions",
 ]

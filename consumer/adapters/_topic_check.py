@@ -14,7 +14,7 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-__all__ = ["MissingTopicError", "missing_topics", "require_topics"]
+__all__ = ["MissingTopicError", "missing_topics", "require_topics", "topic_partitions"]
 
 
 class MissingTopicError(LookupError):
@@ -46,17 +46,29 @@ async def missing_topics(
     Raises aiokafka's `KafkaError` when the cluster cannot be reached.
     """
     wanted = tuple(dict.fromkeys(topics))
+    existing = await topic_partitions(bootstrap_servers, client_options=client_options)
+    return tuple(topic for topic in wanted if topic not in existing)
+
+
+async def topic_partitions(
+    bootstrap_servers: str, *, client_options: Mapping[str, Any] | None = None
+) -> dict[str, int]:
+    """Every topic the cluster has, with its partition count, asked without creating any.
+
+    Raises aiokafka's `KafkaError` when the cluster cannot be reached.
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(client_options or {}))
     try:
         await admin.start()
         # All topics (no names): a metadata request naming a topic would create it.
-        existing = {
-            entry["topic"] for entry in await admin.describe_topics() if entry["error_code"] == 0
+        return {
+            entry["topic"]: len(entry["partitions"])
+            for entry in await admin.describe_topics()
+            if entry["error_code"] == 0
         }
     finally:
         # Shielded: a caller cancelled mid-request must not leave the connections open.
         await asyncio.shield(admin.close())
-    return tuple(topic for topic in wanted if topic not in existing)
 
 
 async def require_topics(

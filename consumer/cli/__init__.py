@@ -1,8 +1,8 @@
 """`signal-relay`: the command line, one module per command.
 
-`_main` parses and dispatches; `_run`, `_publish`, `_demo`, `_receiver`, `_verify`, `_schema`
-and `_dlq` are the commands; `_arguments`, `_inputs`, `_kafka`, `_loop`, `_extras` and `_exits`
-are what they share. Every command imports its work when it runs, so `--help` stays fast.
+`_main` parses and dispatches; `_run`, `_check`, `_publish`, `_demo`, `_receiver`, `_verify`,
+`_schema` and `_dlq` are the commands; `_arguments`, `_inputs`, `_kafka`, `_loop`, `_extras` and
+`_exits` are what they share. Every command imports its work when it runs, so `--help` stays fast.
 
 A command's result goes to stdout; an error is one line on stderr, never a traceback. Exit
 statuses:

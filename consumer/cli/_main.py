@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from consumer import __version__
 from consumer.cli._arguments import Command, Parser
+from consumer.cli._check import add_check
 from consumer.cli._demo import add_demo
 from consumer.cli._dlq import add_dlq
 from consumer.cli._exits import (
@@ -26,7 +27,16 @@ from consumer.cli._verify import add_verify
 
 __all__ = ["main"]
 
-_COMMANDS = (add_run, add_publish, add_demo, add_receiver, add_verify, add_schema, add_dlq)
+_COMMANDS = (
+    add_run,
+    add_check,
+    add_publish,
+    add_demo,
+    add_receiver,
+    add_verify,
+    add_schema,
+    add_dlq,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,8 @@ from consumer import __version__
 __all__ = ["Exposition", "RelayMetrics"]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+# A record's age spans the producer's side too, and outages: up to hours.
+_AGE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +88,26 @@ class RelayMetrics:
         )
         self.lag = Gauge(
             "signal_relay_consumer_lag",
-            "High-watermark minus committed offset, per partition.",
-            ["topic", "partition"],
+            "Log end minus the group's position, per partition this process owns.",
+            ["group", "topic", "partition"],
+            registry=r,
+        )
+        self.rebalances = Counter(
+            "signal_relay_rebalances",
+            "Completed partition assignments (consumer-group rebalances) of this process.",
+            ["group"],
+            registry=r,
+        )
+        self.assigned_partitions = Gauge(
+            "signal_relay_assigned_partitions",
+            "Partitions this process owns.",
+            ["group"],
+            registry=r,
+        )
+        self.record_age = Histogram(
+            "signal_relay_record_age_at_delivery_seconds",
+            "From the record's Kafka timestamp to its 201.",
+            buckets=_AGE_BUCKETS,
             registry=r,
         )
         self.oldest_uncommitted_age = Gauge(
@@ -123,6 +143,15 @@ class RelayMetrics:
         )
         self.delivered = self.outcomes.labels("delivered")
         self.duplicate = self.outcomes.labels("duplicate")
+
+    def observe_record_age(self, timestamp_ms: int, now: float) -> None:
+        """Observe a delivered record's age: `now` (epoch seconds) minus its Kafka timestamp.
+
+        Records without a timestamp (-1) are skipped; a timestamp ahead of `now` (clock skew)
+        counts as age 0.
+        """
+        if timestamp_ms >= 0:
+            self.record_age.observe(max(0.0, now - timestamp_ms / 1000))
 
     def render(self, accept: str = "") -> Exposition:
         """OpenMetrics when the `Accept` header asks for it, else the Prometheus text format."""

@@ -23,6 +23,7 @@ from consumer.service._member import (
 )
 from consumer.service._outcome import Decision, Final, Outcome, classify, parse_retry_after
 from consumer.service._prepare import CanonicalTooLargeError, Prepared, prepare_signal
+from consumer.service._progress import PartitionProgress
 from consumer.service._record_flow import Abandoned, RecordFlow
 from consumer.service._retry import RetryPolicy
 from consumer.service._systemic import SystemicGate
@@ -40,6 +41,7 @@ __all__ = [
     "Lane",
     "Outcome",
     "PartitionLane",
+    "PartitionProgress",
     "Prepared",
     "RecordFlow",
     "Relay",

@@ -39,6 +39,7 @@ from consumer.ops._endpoint import OpsServer
 from consumer.ops._metrics import RelayMetrics
 from consumer.service._commits import CommitLoop, CommitPolicy, ContiguousTracker
 from consumer.service._lanes import PartitionLane
+from consumer.service._progress import PartitionProgress
 from consumer.service._record_flow import RecordFlow
 from consumer.service._retry import RetryPolicy
 from consumer.service._systemic import SystemicGate
@@ -115,6 +116,9 @@ class Relay:
         self._paused: set[TopicPartition] = set()
         self._fatal: BaseException | None = None
         self._broker_ok = True
+        self._partition_progress = PartitionProgress(
+            self.metrics, settings.group_id, from_earliest=settings.auto_offset_reset == "earliest"
+        )
         kafka = kafka_client_options(settings.kafka_security)
         # Dry run is decided here, once: no dead-letter producer (the flow only signs and logs)
         # and a commit policy that never commits.
@@ -225,6 +229,13 @@ class Relay:
             )
             background.append(asyncio.create_task(self._commits.run(self._stop)))
             background.append(asyncio.create_task(self._watch(consumer)))
+            background.append(
+                asyncio.create_task(
+                    self._partition_progress.run(
+                        consumer, self._lanes, self._commits.committed, self._stop
+                    )
+                )
+            )
             await self._consume(consumer)
             await self._drain(consumer)
         finally:
@@ -308,6 +319,7 @@ class Relay:
                     tp, self._flow.run, on_progress=self._progress, on_crash=self._crashed
                 )
         self.joined.set()
+        self._partition_progress.assigned(len(self._lanes))
         _log.info(
             "partitions_assigned",
             extra={"fields": {"partitions": sorted(tp.partition for tp in assigned)}},
@@ -322,6 +334,7 @@ class Relay:
             self._lanes.pop(tp, None)
             self._paused.discard(tp)
         self.metrics.paused_partitions.set(len(self._paused))
+        self._partition_progress.revoked(revoked, len(self._lanes))
         if not revoked:
             return
         _log.info(
@@ -357,25 +370,20 @@ class Relay:
             )
 
     async def _watch(self, consumer: AIOKafkaConsumer) -> None:
-        """Refresh lag, age and broker-reachability every second."""
+        """Refresh age and broker-reachability every second (lag: `PartitionProgress.run`)."""
         tick = 0
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), _WATCH_INTERVAL)
             tick += 1
-            self._refresh_gauges(consumer)
+            self._refresh_gauges()
             if tick % _BROKER_CHECK_EVERY == 0:
                 await self._check_broker(consumer)
 
-    def _refresh_gauges(self, consumer: AIOKafkaConsumer) -> None:
-        topic = self.settings.topic
+    def _refresh_gauges(self) -> None:
         oldest = 0.0
-        for tp, lane in list(self._lanes.items()):
+        for lane in list(self._lanes.values()):
             oldest = max(oldest, lane.tracker.oldest_unfinished_age())
-            highwater = consumer.highwater(tp)
-            committed = self._commits.committed(tp)
-            if highwater is not None and committed is not None:
-                self.metrics.lag.labels(topic, str(tp.partition)).set(max(0, highwater - committed))
         self.metrics.oldest_uncommitted_age.set(oldest)
 
     async def _check_broker(self, consumer: AIOKafkaConsumer) -> None:

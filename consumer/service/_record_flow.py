@@ -174,22 +174,23 @@ class RecordFlow:
             if not self._gate.is_open:
                 await _unless_closing(self._gate.passage(), closing)
             attempt += 1
+            ticket = self._gate.ticket()  # when it was sent: see consumer/service/_systemic.py
             result = await self._sender.send(signal)
             first_at = first_at or result.at
             decision = classify(result.status, result.headers)
             outcome = decision.outcome
             if outcome is Outcome.DELIVERED or outcome is Outcome.DUPLICATE:
-                self._gate.clear()
+                self._gate.clear(ticket)
                 return self._delivered(record, signal, result, attempt, fetched_at, outcome)
             if outcome is Outcome.TERMINAL:
-                self._gate.clear()
+                self._gate.clear(ticket)
                 reason = decision.dlq_reason or "http_4xx"
                 error = f"HTTP {result.status} after {attempt} attempt(s)"
                 return await self._dead_letter(
                     record, self._letter(reason, error, attempt, first_at, result, signal)
                 )
             if outcome is Outcome.SYSTEMIC:
-                self._gate.trip(f"HTTP {result.status} from the signal server")
+                self._gate.trip(f"HTTP {result.status} from the signal server", ticket)
                 continue
             if self._alerts is not None:
                 failure = result.error or f"HTTP {result.status}"
@@ -224,6 +225,7 @@ class RecordFlow:
         if outcome is Outcome.DELIVERED:
             self._metrics.delivered.inc()
             self._metrics.delivery_latency.observe(time.monotonic() - fetched_at)
+            self._metrics.observe_record_age(record.timestamp, self._clock())
         else:
             self._metrics.duplicate.inc()
         if _log.isEnabledFor(logging.DEBUG) or outcome is Outcome.DUPLICATE:

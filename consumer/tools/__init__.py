@@ -1,5 +1,5 @@
 """The operator's tools: publish JSONL signals, replay dead letters, verify a captured request
-offline, and the topic chores they share.
+offline, the preflight of `signal-relay check`, and the topic chores they share.
 """
 
 from consumer.tools._dlq_replay import (
@@ -14,6 +14,7 @@ from consumer.tools._dlq_replay import (
     replay_headers,
 )
 from consumer.tools._offline_verify import CapturedRequest, Verdict, check_capture
+from consumer.tools._preflight import Check, preflight
 from consumer.tools._publish import (
     DEFAULT_MAX_SIZE,
     CheckedLine,
@@ -37,6 +38,7 @@ __all__ = [
     "DEFAULT_MAX_SIZE",
     "REPLAYED_FROM_HEADER",
     "CapturedRequest",
+    "Check",
     "CheckedLine",
     "MissingTargetError",
     "PublishError",
@@ -54,6 +56,7 @@ __all__ = [
     "committed_offsets",
     "ensure_topic",
     "plan_replay",
+    "preflight",
     "publish_records",
     "read_dead_letters",
     "read_topic",
