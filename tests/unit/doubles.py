@@ -21,6 +21,7 @@ from relay_harness import encode, relay_settings, signal
 from consumer.adapters import DeadLetterWriter, HttpAnswer, HttpSender
 from consumer.ops import RelayMetrics
 from consumer.service import (
+    AgePolicy,
     CommitLoop,
     CommitPolicy,
     Final,
@@ -180,6 +181,8 @@ def rig(
     probe_seconds: float = 0.01,
     dry_run: bool = False,
     server: FakeServer | None = None,
+    clock: Callable[[], float] = lambda: NOW,
+    age_policy: AgePolicy | None = None,
 ) -> Rig:
     """A flow with no backoff (unless `policy` says otherwise) against a fresh fake server."""
     settings = relay_settings("127.0.0.1:9", TOPIC, "http://127.0.0.1:9/signals")
@@ -190,13 +193,14 @@ def rig(
     changes: list[tuple[bool, str]] = []
     gate = SystemicGate(probe_seconds, on_change=lambda *change: changes.append(change))
     flow = RecordFlow(
-        sender=HttpSender(settings, server, metrics, clock=lambda: NOW),
+        sender=HttpSender(settings, server, metrics, clock=clock),
         dead_letters=None if dry_run else DeadLetterWriter(producer, DLQ, policy),
         gate=gate,
         policy=policy,
         metrics=metrics,
         max_body_size=65536,
-        clock=lambda: NOW,
+        clock=clock,
+        age_policy=age_policy,
     )
     return Rig(flow, server, producer, gate, metrics, changes)
 
