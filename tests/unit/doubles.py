@@ -19,6 +19,7 @@ from aiokafka.structs import ConsumerRecord
 from relay_harness import encode, relay_settings, signal
 
 from consumer.adapters import DeadLetterWriter, HttpAnswer, HttpSender
+from consumer.config import Settings
 from consumer.ops import RelayMetrics
 from consumer.service import (
     AgePolicy,
@@ -183,9 +184,10 @@ def rig(
     server: FakeServer | None = None,
     clock: Callable[[], float] = lambda: NOW,
     age_policy: AgePolicy | None = None,
+    settings: Settings | None = None,
 ) -> Rig:
     """A flow with no backoff (unless `policy` says otherwise) against a fresh fake server."""
-    settings = relay_settings("127.0.0.1:9", TOPIC, "http://127.0.0.1:9/signals")
+    settings = settings or relay_settings("127.0.0.1:9", TOPIC, "http://127.0.0.1:9/signals")
     server = server or FakeServer()
     metrics = RelayMetrics()
     policy = policy or RetryPolicy.testing()
