@@ -17,13 +17,13 @@ from typing import TextIO
 
 from aiokafka import AIOKafkaProducer
 
+from consumer.adapters._request_rate import rate_limiter
 from consumer.config import load_settings
 from consumer.devkit._demo_display import ProgressDisplay, say
 from consumer.devkit._demo_options import DemoError, DemoOptions
 from consumer.devkit._demo_report import Observation, RelayCounters, Verdict, judge, render_summary
 from consumer.devkit._demo_stream import DemoStream, StreamRecord, build_stream
 from consumer.service._member import Relay
-from consumer.tools._rate_limit import TokenBucket
 from consumer.tools._topics import ensure_topic, read_topic
 from signing.receiver.app import ReceiverApp
 
@@ -134,7 +134,7 @@ class DemoSession:
 
     async def _publish(self, records: Sequence[StreamRecord]) -> None:
         rate = self._options.rate
-        bucket = TokenBucket(rate, burst=max(1.0, rate / 20)) if rate > 0 else None
+        bucket = rate_limiter(rate, burst=max(1.0, rate / 20)) if rate > 0 else None
         producer = AIOKafkaProducer(
             bootstrap_servers=self._settings.bootstrap_servers, acks="all", linger_ms=5
         )
