@@ -124,7 +124,7 @@ class RelayVariables(EnvironmentSettings):
     )
     max_signal_age_seconds: Number | None = Field(
         None,
-        gt=0,
+        ge=1,
         le=7 * 24 * 3600,
         allow_inf_nan=False,
         validation_alias="RELAY_MAX_SIGNAL_AGE_SECONDS",
@@ -133,7 +133,7 @@ class RelayVariables(EnvironmentSettings):
     )
     max_requests_per_second: Number | None = Field(
         None,
-        gt=0,
+        ge=0.1,
         le=1_000_000,
         allow_inf_nan=False,
         validation_alias="RELAY_MAX_REQUESTS_PER_SECOND",
