@@ -8,6 +8,7 @@ import sys
 from decimal import Decimal
 
 from consumer.devkit import (
+    DEMO_MAX_SIGNAL_AGE_SECONDS,
     INVALID_KINDS,
     REJECTED_INSTRUMENT,
     Observation,
@@ -56,11 +57,24 @@ def test_expectation_counts_what_the_relay_will_do() -> None:
         r.key == REJECTED_INSTRUMENT.encode() for r in stream.records if r.kind not in INVALID_KINDS
     )
     assert expected.published == len(stream.records)
-    assert len(expected.signal_ids) == len(signals) == 200
-    assert expected.duplicates == len(stream.records) - 200 - expected.invalid
+    assert len(signals) == 200
+    assert len(expected.signal_ids) == 200 + expected.stale
+    assert expected.duplicates == len(stream.records) - 200 - expected.invalid - expected.stale
     assert expected.dead_letters["http_4xx"] == rejected > 0
     assert expected.dead_letter_total == rejected + expected.invalid
     assert expected.deliverable < expected.signal_ids
+
+
+def test_stale_signals_are_expected_to_expire_under_the_demo_age_limit() -> None:
+    """Under the demo's age limit the two-hour-old signals are DLQ-bound as `expired`, not sent."""
+    stream = build_stream(200, rng=random.Random(5), max_age_seconds=DEMO_MAX_SIGNAL_AGE_SECONDS)
+    expected = stream.expectation
+    stale = [r for r in stream.records if r.kind == "stale"]
+    assert expected.stale == len(stale) >= 2
+    assert expected.dead_letters["expired"] == expected.stale
+    assert len(expected.deliverable) == len(expected.signal_ids) - expected.stale - sum(
+        r.key == REJECTED_INSTRUMENT.encode() for r in stream.records if r.kind == "signal"
+    )
 
 
 def test_verdict_fails_on_a_missing_delivery_or_a_dlq_surprise() -> None:
@@ -108,3 +122,5 @@ def test_demo_delivers_every_valid_signal_and_dead_letters_every_bad_record(
     result = summary.splitlines()[-1]
     assert result.startswith("result: OK: every valid signal delivered")
     assert "every bad record dead-lettered" in result
+    assert "every stale signal dead-lettered as expired" in result
+    assert "stale, not sent (expired)" in summary

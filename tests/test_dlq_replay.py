@@ -2,22 +2,27 @@
 
 import asyncio
 import os
+import re
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
 from conftest import RunningReceiver, TopicFactory, eventually, eventually_async
 from relay_harness import encode, expected_signal_id, publish, relay_settings, running_relay, signal
 
-from consumer.adapters import DeadLetter, dlq_headers
+from consumer.adapters import DeadLetter, dlq_headers, rate_limiter
 from consumer.tools import (
+    DLQ_REASONS,
+    HELD_BACK_REASONS,
     REPLAYED_FROM_HEADER,
     MissingTargetError,
     ReplayFilter,
-    TokenBucket,
     committed_offsets,
     ensure_topic,
     plan_replay,
@@ -27,6 +32,7 @@ from consumer.tools import (
 )
 from signing.receiver import Faults
 
+PROTOCOL = (Path(__file__).resolve().parent.parent / "docs" / "PROTOCOL.md").read_text()
 JAN, FEB, MAR = (datetime(2026, month, 1, tzinfo=UTC) for month in (1, 2, 3))
 
 
@@ -93,9 +99,11 @@ async def dlq(kafka_bootstrap: str, new_topic: TopicFactory) -> tuple[str, str]:
 
 
 def _chosen(records: Sequence[Any], dead: str, select: ReplayFilter) -> list[str]:
+    """Offsets chosen by `select`, held-back reasons included (the filters are under test)."""
+    everything = replace(select, include=HELD_BACK_REASONS)
     return [
         item.source.rsplit("/", 1)[1]
-        for item in plan_replay(records, dlq_topic=dead, select=select)
+        for item in plan_replay(records, dlq_topic=dead, select=everything).items
     ]
 
 
@@ -148,7 +156,7 @@ async def test_replay_restores_key_value_and_headers(
         await read_dead_letters(kafka_bootstrap, dead),
         dlq_topic=dead,
         select=ReplayFilter(reasons=frozenset({"http_4xx"})),
-    )
+    ).items
     acked: list[str] = []
 
     assert await replay(kafka_bootstrap, items, on_replayed=lambda i: acked.append(i.source)) == 2
@@ -174,10 +182,15 @@ async def test_to_and_limit_redirect_and_cap_the_replay(
     )
 
     assert (code, err) == (0, "")
-    assert out.splitlines()[-1] == f"replayed 2 of 4 dead letter(s) from {dead}"
+    assert out.splitlines()[-1].startswith(
+        f"replayed 2 of 2 chosen, 4 dead letter(s) read from {dead} in "
+    )
+    assert out.splitlines()[-1].endswith(
+        "; skipped 1 (invalid_json 1; --include REASON replays them)"
+    )
     assert [r.value for r in await read_topic(kafka_bootstrap, elsewhere)] == [
         b'{"a":1}',
-        b"{broken",
+        b'{"c":1}',
     ]
     assert await read_topic(kafka_bootstrap, source) == []
 
@@ -211,7 +224,7 @@ async def test_record_without_source_topic_needs_to(
 
     with pytest.raises(MissingTargetError, match="give --to TOPIC"):
         plan_replay(records, dlq_topic=dead, select=ReplayFilter())
-    (item,) = plan_replay(records, dlq_topic=dead, select=ReplayFilter(), to_topic="there")
+    (item,) = plan_replay(records, dlq_topic=dead, select=ReplayFilter(), to_topic="there").items
     assert item.target == "there"
 
     code, _, err = await _replay_cli("--bootstrap", kafka_bootstrap, "--dlq-topic", dead)
@@ -230,39 +243,20 @@ async def test_missing_dlq_topic_fails_with_one_line(kafka_bootstrap: str) -> No
     assert "no-such-topic-d41d8cd98f" in line
 
 
-def test_token_bucket_spaces_events_at_the_rate() -> None:
-    """At 4/s with a burst of 1, back-to-back reservations wait 0, 0.25, 0.5 s; time refills."""
-    now = [100.0]
-    bucket = TokenBucket(4, clock=lambda: now[0])
-    assert [bucket.reserve() for _ in range(3)] == [0.0, 0.25, 0.5]
-    now[0] += 1.0  # pays back the two reservations, one token left for now
-    assert [bucket.reserve() for _ in range(2)] == [0.0, 0.25]
-
-
-def test_token_bucket_allows_its_burst_then_the_rate() -> None:
-    """A burst of 3 passes at once; the 4th waits one interval; idle time never exceeds it."""
-    now = [0.0]
-    bucket = TokenBucket(10, burst=3, clock=lambda: now[0])
-    assert [bucket.reserve() for _ in range(4)] == [0.0, 0.0, 0.0, pytest.approx(0.1)]
-    now[0] += 60.0
-    assert [bucket.reserve() for _ in range(4)] == [0.0, 0.0, 0.0, pytest.approx(0.1)]
-
-
-async def test_replay_takes_one_token_per_record(
-    kafka_bootstrap: str, dlq: tuple[str, str]
-) -> None:
-    """The replay asks its bucket once per record before sending it."""
+async def test_replay_is_paced_by_its_limiter(kafka_bootstrap: str, dlq: tuple[str, str]) -> None:
+    """Four records at 10/s with a burst of 1 take at least 0.3 s (aiolimiter's leaky bucket)."""
     _, dead = dlq
     items = plan_replay(
-        await read_dead_letters(kafka_bootstrap, dead), dlq_topic=dead, select=ReplayFilter()
-    )
-    rate = 1e6  # a frozen clock and a huge rate: the real waits are microseconds
-    bucket = TokenBucket(rate, clock=lambda: 0.0)
+        await read_dead_letters(kafka_bootstrap, dead),
+        dlq_topic=dead,
+        select=ReplayFilter(include=HELD_BACK_REASONS),
+    ).items
+    loop = asyncio.get_running_loop()
+    started = loop.time()
 
-    await replay(kafka_bootstrap, items, bucket=bucket)
+    assert await replay(kafka_bootstrap, items, limiter=rate_limiter(10, burst=1)) == 4
 
-    # 4 tokens were taken from a bucket of 1: the next caller waits for 4 more intervals.
-    assert bucket.reserve() == pytest.approx(4 / rate)
+    assert loop.time() - started >= 0.3 - 0.01
 
 
 async def test_replayed_422_is_delivered_once_even_when_replayed_twice(
@@ -298,3 +292,128 @@ async def test_replayed_422_is_delivered_once_even_when_replayed_twice(
     assert ledger.count(201) == 2  # the delivery and the idempotent replay
     assert ledger.deliveries(signal_id) == 3  # 422, accepted, replayed
     assert len(await read_topic(kafka_bootstrap, dead)) == 1  # no new dead letter
+
+
+async def test_reasons_are_those_of_the_protocol_and_the_help() -> None:
+    """DLQ_REASONS is §9.4's table, and `--help` lists the same reasons and held-back ones."""
+    section = PROTOCOL.split("### 9.4 Reasons", 1)[1].split("\n### ", 1)[0]
+    assert list(DLQ_REASONS) == re.findall(r"^\| `([a-z_0-9]+)` \|", section, re.MULTILINE)
+    code, out, _ = await _replay_cli("--help")
+    text = " ".join(out.split())
+    assert code == 0
+    assert ", ".join(DLQ_REASONS) in text
+    assert ", ".join(sorted(HELD_BACK_REASONS)) in text
+
+
+async def test_an_unknown_reason_is_refused_in_one_line() -> None:
+    """`--reason bogus` (or `--include bogus`): exit 2, one line listing every valid reason."""
+    for option in ("--reason", "--include"):
+        code, out, err = await _replay_cli("--bootstrap", "127.0.0.1:9", option, "bogus")
+        assert (code, out) == (2, "")
+        (line,) = err.splitlines()
+        assert f"unknown {option} bogus" in line
+        assert all(reason in line for reason in DLQ_REASONS)
+    code, _, err = await _replay_cli("--bootstrap", "127.0.0.1:9", "--include", "http_4xx")
+    assert code == 2
+    assert "never held back" in err
+
+
+async def test_held_back_letters_are_skipped_unless_included(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    """invalid_*, undecodable and expired letters are counted as skipped; --include replays one."""
+    source = await new_topic(1)
+    dead = f"{source}.dlq"
+    await ensure_topic(kafka_bootstrap, dead)
+    now = datetime.now(UTC)
+    await _dead_letters(
+        kafka_bootstrap,
+        dead,
+        source,
+        [
+            (b"A", b"a", _letter("invalid_json", now, None)),
+            (b"B", b"b", _letter("invalid_schema", now, None)),
+            (b"C", b"c", _letter("undecodable", now, None)),
+            (b"D", b"d", _letter("expired", now, "id-d")),
+            (b"E", b"e", _letter("max_attempts", now, "id-e")),
+        ],
+    )
+    args = ("--bootstrap", kafka_bootstrap, "--dlq-topic", dead)
+
+    code, out, _ = await _replay_cli(*args)
+    assert code == 0
+    assert out.splitlines()[-1].endswith(
+        "; skipped 4 (expired 1, invalid_json 1, invalid_schema 1, undecodable 1; "
+        "--include REASON replays them)"
+    )
+    assert [r.value for r in await read_topic(kafka_bootstrap, source)] == [b"e"]
+
+    code, out, _ = await _replay_cli(*args, "--include", "expired", "--reason", "expired")
+    assert code == 0
+    assert out.splitlines()[-1].startswith("replayed 1 of 1 chosen, 5 dead letter(s) read")
+    assert [r.value for r in await read_topic(kafka_bootstrap, source)] == [b"e", b"d"]
+
+
+async def test_progress_is_plain_lines_when_stdout_is_not_a_terminal(
+    kafka_bootstrap: str, dlq: tuple[str, str]
+) -> None:
+    """Piped, the replay prints progress lines (done/total, rate, ETA) and a summary, no bar."""
+    _, dead = dlq
+    code, out, _ = await _replay_cli("--bootstrap", kafka_bootstrap, "--dlq-topic", dead)
+    assert code == 0
+    progress, summary = out.splitlines()[-2:]
+    assert re.fullmatch(r"replaying 3/3 \(100%\), [0-9.]+/s, ETA 0s", progress)
+    assert summary.startswith(f"replayed 3 of 3 chosen, 4 dead letter(s) read from {dead} in ")
+    assert "\x1b" not in out
+
+
+async def test_a_group_marker_makes_a_second_run_continue_where_the_first_stopped(
+    kafka_bootstrap: str, dlq: tuple[str, str]
+) -> None:
+    """With --group, run 1 (--limit 1) replays A, run 2 the rest, run 3 nothing; offsets kept."""
+    source, dead = dlq
+    group = f"{dead}-replay"
+    args = ("--bootstrap", kafka_bootstrap, "--dlq-topic", dead, "--group", group)
+
+    assert (await _replay_cli(*args, "--limit", "1"))[0] == 0
+    assert await committed_offsets(kafka_bootstrap, group, dead) == {0: 1}
+    assert [r.value for r in await read_topic(kafka_bootstrap, source)] == [b'{"a":1}']
+
+    code, out, _ = await _replay_cli(*args)
+    assert code == 0
+    assert out.splitlines()[-1].startswith("replayed 2 of 2 chosen, 3 dead letter(s) read")
+    assert await committed_offsets(kafka_bootstrap, group, dead) == {0: 4}
+    assert [r.value for r in await read_topic(kafka_bootstrap, source)] == [
+        b'{"a":1}',
+        b'{"c":1}',
+        b'{"d":1}',
+    ]
+
+    code, out, _ = await _replay_cli(*args)
+    assert code == 0
+    assert out.splitlines()[-1].startswith("replayed 0 of 0 chosen, 0 dead letter(s) read")
+    assert len(await read_topic(kafka_bootstrap, source)) == 3
+
+
+def test_marks_stop_at_the_first_unacknowledged_item_of_a_partition() -> None:
+    """A plan's marks: past everything looked at, except at a partition's first unacked item."""
+    record = ConsumerRecord
+    records = [
+        record(dead, p, o, 0, 0, b"k", b"v", None, -1, 1, [("dlq.source.topic", b"s"), *h])
+        for dead, p, o, h in [
+            ("d", 0, 0, [("dlq.reason", b"http_4xx")]),
+            ("d", 0, 1, [("dlq.reason", b"expired")]),
+            ("d", 0, 2, [("dlq.reason", b"http_4xx")]),
+            ("d", 1, 5, [("dlq.reason", b"max_attempts")]),
+            ("d", 1, 6, [("dlq.reason", b"invalid_json")]),
+        ]
+    ]
+    plan = plan_replay(records, dlq_topic="d", select=ReplayFilter())
+    assert [(i.partition, i.offset) for i in plan.items] == [(0, 0), (0, 2), (1, 5)]
+    assert plan.skipped == {"expired": 1, "invalid_json": 1}
+    assert plan.marks(3) == {0: 3, 1: 7}
+    assert plan.marks(1) == {0: 2, 1: 5}
+    assert plan.marks(0) == {0: 0, 1: 5}
+    limited = plan_replay(records, dlq_topic="d", select=ReplayFilter(), limit=1)
+    assert limited.marks(1) == {0: 1}  # nothing after the limit was looked at
+    assert limited.read == 5

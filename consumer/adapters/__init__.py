@@ -32,6 +32,7 @@ from consumer.adapters._http import (
     redact_userinfo,
 )
 from consumer.adapters._kafka_options import kafka_client_options
+from consumer.adapters._request_rate import rate_limiter
 from consumer.adapters._topic_check import (
     MissingTopicError,
     missing_topics,
@@ -64,6 +65,7 @@ __all__ = [
     "kafka_client_options",
     "minimal_dead_letter",
     "missing_topics",
+    "rate_limiter",
     "record_size",
     "redact_userinfo",
     "require_topics",

@@ -116,6 +116,7 @@ class DeadLetter:
             (for records never sent, both are the moment the record was judged).
         http_status, http_body: the server's last answer, when there was one.
         signal_id: the signal's id, when it was known.
+        age_seconds: the signal's age when it was judged, for `expired` letters.
     """
 
     reason: str
@@ -126,6 +127,7 @@ class DeadLetter:
     http_status: int | None = None
     http_body: str | None = None
     signal_id: str | None = None
+    age_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +222,8 @@ def dlq_headers(
         headers.append(("dlq.http.body", _clip(letter.http_body)))
     if letter.signal_id is not None:
         headers.append(("dlq.signal_id", letter.signal_id.encode()))
+    if letter.age_seconds is not None:
+        headers.append(("dlq.age_seconds", f"{letter.age_seconds:.3f}".encode()))
     return headers
 
 

@@ -31,6 +31,7 @@ import aiohttp
 import httpx
 
 from consumer import __version__
+from consumer.adapters._request_rate import rate_limiter
 from consumer.config import Settings
 from consumer.ops._metrics import RelayMetrics
 from signing.canonical import CanonicalSignal
@@ -216,7 +217,11 @@ def redact_userinfo(text: str) -> str:
 
 
 class HttpSender:
-    """Sends signed POSTs, at most `max_in_flight` at once, through one shared client."""
+    """Sends signed POSTs, at most `max_in_flight` at once, through one shared client.
+
+    With `max_requests_per_second` set, every POST (first attempts, retries, probes) also waits
+    for the process's rate limiter, after its slot and before it is signed.
+    """
 
     def __init__(
         self,
@@ -236,11 +241,15 @@ class HttpSender:
         self._slots = asyncio.Semaphore(settings.max_in_flight)
         self._metrics = metrics
         self._clock = clock
+        rate = settings.max_requests_per_second
+        self._rate = None if rate is None else rate_limiter(rate)
 
     async def send(self, signal: CanonicalSignal) -> AttemptResult:
         """POST the signal once, signed at the moment it leaves (after waiting for a slot)."""
         metrics = self._metrics
         async with self._slots:
+            if self._rate is not None:
+                await self._rate.acquire()
             at = self._clock()
             headers = self.sign(signal, at)
             metrics.in_flight.inc()

@@ -122,6 +122,24 @@ class RelayVariables(EnvironmentSettings):
         validation_alias="RELAY_METRICS_HOST",
         description="address the ops port binds to (an IP address without [ ], or a host name)",
     )
+    max_signal_age_seconds: Number | None = Field(
+        None,
+        ge=1,
+        le=7 * 24 * 3600,
+        allow_inf_nan=False,
+        validation_alias="RELAY_MAX_SIGNAL_AGE_SECONDS",
+        description="oldest a signal may be when sent (by `generated_at`, else the record's "
+        "timestamp); older ones go to the DLQ as `expired`; unset = no limit",
+    )
+    max_requests_per_second: Number | None = Field(
+        None,
+        ge=0.1,
+        le=1_000_000,
+        allow_inf_nan=False,
+        validation_alias="RELAY_MAX_REQUESTS_PER_SECOND",
+        description="HTTP requests per second per process, retries and probes included; "
+        "unset = no limit",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias="LOG_LEVEL", description="DEBUG, INFO, WARNING or ERROR"
     )

@@ -8,8 +8,10 @@ from consumer.devkit._demo_options import DemoError, DemoOptions, demo_faults
 from consumer.devkit._demo_report import Observation, RelayCounters, Verdict, judge, render_summary
 from consumer.devkit._demo_session import DemoSession
 from consumer.devkit._demo_stream import (
+    DEMO_MAX_SIGNAL_AGE_SECONDS,
     INVALID_KINDS,
     REJECTED_INSTRUMENT,
+    STALE_AGE,
     DemoStream,
     Expectation,
     StreamRecord,
@@ -29,9 +31,11 @@ from consumer.devkit._local_broker import (
 
 __all__ = [
     "BOOTSTRAP_ENV",
+    "DEMO_MAX_SIGNAL_AGE_SECONDS",
     "INVALID_KINDS",
     "KIND_ENV",
     "REJECTED_INSTRUMENT",
+    "STALE_AGE",
     "BrokerChoiceError",
     "BrokerKind",
     "BrokerStartError",

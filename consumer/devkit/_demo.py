@@ -33,6 +33,7 @@ from consumer.devkit._demo_display import say
 from consumer.devkit._demo_options import DemoError, DemoOptions, demo_faults
 from consumer.devkit._demo_report import Verdict
 from consumer.devkit._demo_session import DemoSession
+from consumer.devkit._demo_stream import DEMO_MAX_SIGNAL_AGE_SECONDS
 from consumer.devkit._local_broker import LocalBrokerError, local_broker
 from consumer.ops._logs import configure_logging
 from consumer.tools._topics import TopicError
@@ -98,6 +99,7 @@ def _relay_env(
         "RELAY_SYSTEMIC_PROBE_SECONDS": "0.5",
         "RELAY_REVOKE_GRACE_SECONDS": "5",
         "RELAY_SHUTDOWN_GRACE_SECONDS": "10",
+        "RELAY_MAX_SIGNAL_AGE_SECONDS": str(DEMO_MAX_SIGNAL_AGE_SECONDS),
     }
 
 

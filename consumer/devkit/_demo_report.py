@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
-from consumer.devkit._demo_stream import REJECTED_INSTRUMENT, Expectation
+from consumer.devkit._demo_stream import REJECTED_INSTRUMENT, STALE_AGE, Expectation
 
 __all__ = ["Observation", "RelayCounters", "Verdict", "judge", "render_summary"]
 
@@ -115,7 +115,8 @@ def judge(expected: Expectation, observed: Observation) -> Verdict:
         True,
         "every valid signal delivered (those for "
         f"{REJECTED_INSTRUMENT} refused by the server with 422 and dead-lettered, as configured); "
-        "every bad record dead-lettered",
+        "every bad record dead-lettered"
+        + ("; every stale signal dead-lettered as expired" if expected.stale else ""),
     )
 
 
@@ -136,6 +137,11 @@ def render_summary(expected: Expectation, observed: Observation, verdict: Verdic
             f"{len(observed.delivered)} of {len(expected.deliverable)} deliverable",
         ),
         (f"refused by server (422, {REJECTED_INSTRUMENT})", f"{rejected} record(s)"),
+        (
+            "stale, not sent (expired)",
+            f"{expected.dead_letters.get('expired', 0)} of {expected.stale} signal(s) "
+            f"{STALE_AGE.total_seconds() / 3600:g} h old",
+        ),
         ("duplicates/replays", f"{observed.replays} (answered as idempotent replays)"),
         ("retried attempts", f"{observed.relay.retries}"),
         (

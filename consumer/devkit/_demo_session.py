@@ -17,13 +17,13 @@ from typing import TextIO
 
 from aiokafka import AIOKafkaProducer
 
+from consumer.adapters._request_rate import rate_limiter
 from consumer.config import load_settings
 from consumer.devkit._demo_display import ProgressDisplay, say
 from consumer.devkit._demo_options import DemoError, DemoOptions
 from consumer.devkit._demo_report import Observation, RelayCounters, Verdict, judge, render_summary
 from consumer.devkit._demo_stream import DemoStream, StreamRecord, build_stream
 from consumer.service._member import Relay
-from consumer.tools._rate_limit import TokenBucket
 from consumer.tools._topics import ensure_topic, read_topic
 from signing.receiver.app import ReceiverApp
 
@@ -64,7 +64,12 @@ class DemoSession:
             await self._joined(relay, task)
             metrics_url = f"http://127.0.0.1:{relay.ops_port}/metrics" if relay.ops_port else None
             say(self._out, f"relay: in the group; metrics at {metrics_url or 'not served'}")
-            stream = build_stream(self._options.signals, rng=self._rng, max_size=s.max_body_size)
+            stream = build_stream(
+                self._options.signals,
+                rng=self._rng,
+                max_size=s.max_body_size,
+                max_age_seconds=s.max_signal_age_seconds,
+            )
             observation = await self._play(stream, relay, task, metrics_url)
             verdict = judge(stream.expectation, observation)
             say(self._out, render_summary(stream.expectation, observation, verdict))
@@ -95,8 +100,8 @@ class DemoSession:
         say(
             self._out,
             f"publishing {expected.published} records "
-            f"({len(expected.signal_ids)} signals, {expected.duplicates} duplicate publishes, "
-            f"{expected.invalid} invalid) at "
+            f"({len(expected.signal_ids)} signals of which {expected.stale} stale, "
+            f"{expected.duplicates} duplicate publishes, {expected.invalid} invalid) at "
             + (f"{self._options.rate:g}/s" if self._options.rate else "full speed"),
         )
         started = time.monotonic()
@@ -134,7 +139,7 @@ class DemoSession:
 
     async def _publish(self, records: Sequence[StreamRecord]) -> None:
         rate = self._options.rate
-        bucket = TokenBucket(rate, burst=max(1.0, rate / 20)) if rate > 0 else None
+        bucket = rate_limiter(rate, burst=max(1.0, rate / 20)) if rate > 0 else None
         producer = AIOKafkaProducer(
             bootstrap_servers=self._settings.bootstrap_servers, acks="all", linger_ms=5
         )

@@ -1,8 +1,9 @@
-"""The demo's stream: realistic signals, a few duplicates and bad records, and what must happen.
+"""The demo's stream: realistic signals, a few duplicates, stale and bad records, and what must
+happen to each.
 
 What must happen to each record is not assumed from how it was made: every value is judged by
-the relay's own validation (`parse_candidate`, `canonical_body`), so the expectation says what
-the relay will do, not what the generator meant.
+the relay's own validation (`parse_candidate`, `canonical_body`) and age policy (`AgePolicy`), so
+the expectation says what the relay will do, not what the generator meant.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import orjson
 
+from consumer.service._freshness import AgePolicy, signal_birth
 from consumer.service._prepare import prepare_signal
 from schemas.errors import RecordError
 from signing.timestamps import format_timestamp
 
 __all__ = [
+    "DEMO_MAX_SIGNAL_AGE_SECONDS",
     "INVALID_KINDS",
     "REJECTED_INSTRUMENT",
+    "STALE_AGE",
     "DemoStream",
     "Expectation",
     "StreamRecord",
@@ -40,6 +44,12 @@ INVALID_KINDS = (
     "unknown_field",
     "oversize",
 )
+
+DEMO_MAX_SIGNAL_AGE_SECONDS = 300
+"""The demo relay's `RELAY_MAX_SIGNAL_AGE_SECONDS`: fresh signals pass, stale ones expire."""
+
+STALE_AGE = timedelta(hours=2)
+"""How old the demo's stale signals are (a publisher catching up after a two-hour outage)."""
 
 _STRATEGIES = ("momentum", "mean-reversion", "breakout", "carry", "news-sentiment", "vwap-revert")
 _TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
@@ -74,7 +84,8 @@ class StreamRecord:
     Attributes:
         key: the record key (the instrument, as publishers key them).
         value: the record value.
-        kind: `signal`, `duplicate` (a second publish of an earlier signal) or an invalid kind.
+        kind: `signal`, `duplicate` (a second publish of an earlier signal), `stale` (a valid
+            signal generated `STALE_AGE` ago) or an invalid kind.
     """
 
     key: bytes | None
@@ -92,6 +103,7 @@ class Expectation:
         deliverable: the valid signals the receiver accepts (all but the rejected instrument's).
         invalid: records the relay refuses to send.
         duplicates: extra publishes of an already published signal.
+        stale: valid signals too old to send under the age limit (dead-lettered as `expired`).
         dead_letters: DLQ records expected per `dlq.reason`.
     """
 
@@ -101,6 +113,7 @@ class Expectation:
     invalid: int
     duplicates: int
     dead_letters: Mapping[str, int]
+    stale: int = 0
 
     @property
     def dead_letter_total(self) -> int:
@@ -122,10 +135,13 @@ def build_stream(
     rng: random.Random,
     max_size: int = 65536,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    max_age_seconds: float | None = None,
 ) -> DemoStream:
-    """`signals` distinct signals with ~2% duplicate publishes and ~2% invalid records mixed in.
+    """`signals` distinct signals with ~2% duplicate publishes, ~2% invalid records and ~1% stale
+    signals (at least two) mixed in.
 
-    At least one record of every invalid kind is included.
+    At least one record of every invalid kind is included. A stale signal is expected to be
+    dead-lettered as `expired` when `max_age_seconds` (the relay's limit) is below `STALE_AGE`.
     """
     walk = {market.instrument: market.price for market in _MARKETS}
     weights = [market.weight for market in _MARKETS]
@@ -149,12 +165,19 @@ def build_stream(
         placed.append(
             (rng.uniform(0, signals), StreamRecord(market.instrument.encode(), value, kind))
         )
+    for _ in range(max(2, round(signals * 0.01)) if signals else 0):
+        market = rng.choice(_MARKETS[:-1])
+        body = _signal(rng, market, walk, now() - STALE_AGE)
+        stale = StreamRecord(market.instrument.encode(), orjson.dumps(body), "stale")
+        placed.append((rng.uniform(0, signals), stale))
     placed.sort(key=lambda entry: entry[0])
     records = tuple(record for _, record in placed)
-    return DemoStream(records, _expect(records, max_size))
+    return DemoStream(records, _expect(records, max_size, AgePolicy(max_age_seconds), now()))
 
 
-def _expect(records: tuple[StreamRecord, ...], max_size: int) -> Expectation:
+def _expect(
+    records: tuple[StreamRecord, ...], max_size: int, age_policy: AgePolicy, now: datetime
+) -> Expectation:
     signal_ids: set[str] = set()
     deliverable: set[str] = set()
     dead: Counter[str] = Counter()
@@ -166,7 +189,10 @@ def _expect(records: tuple[StreamRecord, ...], max_size: int) -> Expectation:
             continue
         candidate, signal_id = prepared.candidate, prepared.signal.signal_id
         signal_ids.add(signal_id)
-        if candidate.instrument == REJECTED_INSTRUMENT:
+        birth = signal_birth(candidate.generated_at, None)
+        if age_policy.judge(birth, now.timestamp()) is not None:
+            dead["expired"] += 1
+        elif candidate.instrument == REJECTED_INSTRUMENT:
             dead["http_4xx"] += 1
         else:
             deliverable.add(signal_id)
@@ -177,6 +203,7 @@ def _expect(records: tuple[StreamRecord, ...], max_size: int) -> Expectation:
         invalid=sum(record.kind in INVALID_KINDS for record in records),
         duplicates=sum(record.kind == "duplicate" for record in records),
         dead_letters=dict(dead),
+        stale=sum(record.kind == "stale" for record in records),
     )
 
 

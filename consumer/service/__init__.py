@@ -13,6 +13,7 @@ from consumer.service._commits import (
     Lane,
     drain_commit_budget,
 )
+from consumer.service._freshness import AgePolicy, Birth, Expiry, signal_birth
 from consumer.service._lanes import Handler, PartitionLane
 from consumer.service._member import (
     Relay,
@@ -31,11 +32,14 @@ from consumer.service._systemic import SystemicGate
 __all__ = [
     "REVOKE_COMMIT_SECONDS",
     "Abandoned",
+    "AgePolicy",
+    "Birth",
     "CanonicalTooLargeError",
     "CommitLoop",
     "CommitPolicy",
     "ContiguousTracker",
     "Decision",
+    "Expiry",
     "Final",
     "Handler",
     "Lane",
@@ -55,4 +59,5 @@ __all__ = [
     "parse_retry_after",
     "prepare_signal",
     "run_until_signalled",
+    "signal_birth",
 ]

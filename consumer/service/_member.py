@@ -38,6 +38,7 @@ from consumer.ops._alerts import Alerts
 from consumer.ops._endpoint import OpsServer
 from consumer.ops._metrics import RelayMetrics
 from consumer.service._commits import CommitLoop, CommitPolicy, ContiguousTracker
+from consumer.service._freshness import AgePolicy
 from consumer.service._lanes import PartitionLane
 from consumer.service._progress import PartitionProgress
 from consumer.service._record_flow import RecordFlow
@@ -166,6 +167,7 @@ class Relay:
             metrics=self.metrics,
             max_body_size=s.max_body_size,
             alerts=self.alerts,
+            age_policy=AgePolicy(s.max_signal_age_seconds),
         )
 
     # -- public surface -------------------------------------------------------------------

@@ -4,7 +4,9 @@ parse and validate -> canonical body and signal_id -> (dry run: sign, log, stop)
 attempt until 201/409 (delivered), a terminal answer (DLQ), or exhaustion (DLQ), waiting out
 systemic failures and backing off between transient ones. `run` returns only once the record
 is final; the caller then marks its offset. If the record's partition is released meanwhile,
-`Abandoned` is raised and the record stays uncommitted for its next owner.
+`Abandoned` is raised and the record stays uncommitted for its next owner. Before every attempt
+the signal-age policy (`_freshness`) may find the signal too old to send: it goes to the DLQ as
+`expired` instead.
 
 An exception nobody anticipated (a bug, an answer no client foresaw) never ends the process:
 a restart would meet the same record and crash again, and the stream would stop. It is logged
@@ -23,6 +25,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -39,6 +42,7 @@ from consumer.adapters._http import AttemptResult, HttpSender, redact_userinfo
 from consumer.ops._alerts import Alerts
 from consumer.ops._logs import relay_logger
 from consumer.ops._metrics import RelayMetrics
+from consumer.service._freshness import AgePolicy, Birth, Expiry, signal_birth
 from consumer.service._outcome import Final, Outcome, classify
 from consumer.service._prepare import CanonicalTooLargeError, prepare_signal
 from consumer.service._retry import RetryPolicy
@@ -73,6 +77,7 @@ class RecordFlow:
         max_body_size: int,
         clock: Callable[[], float] = time.time,
         alerts: Alerts | None = None,
+        age_policy: AgePolicy | None = None,
     ) -> None:
         self._sender = sender
         self._dead_letters = dead_letters
@@ -82,6 +87,7 @@ class RecordFlow:
         self._max_body_size = max_body_size
         self._clock = clock
         self._alerts = alerts
+        self._age_policy = age_policy or AgePolicy()
 
     async def run(
         self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
@@ -140,14 +146,18 @@ class RecordFlow:
                 record, DeadLetter("undecodable", record.error, 0, now, now)
             )
         try:
-            signal = prepare_signal(record.value, self._max_body_size).signal
+            prepared = prepare_signal(record.value, self._max_body_size)
+            signal = prepared.signal
             structlog.contextvars.bind_contextvars(signal_id=signal.signal_id)
         except RecordError as exc:
             now = self._clock()
             signal_id = exc.signal_id if isinstance(exc, CanonicalTooLargeError) else None
             letter = DeadLetter(exc.dlq_reason, str(exc), 0, now, now, signal_id=signal_id)
             return await self._dead_letter(record, letter)
+        birth = signal_birth(prepared.candidate.generated_at, record.timestamp)
         if self._dead_letters is None:
+            if expiry := self._age_policy.judge(birth, self._clock()):
+                return await self._expired(record, signal, expiry, 0, 0.0, None)
             headers = self._sender.sign(signal, self._clock())
             # A fingerprint, never the signature: a logged signature would be a valid request
             # for anyone who reads the log, inside the server's freshness window.
@@ -160,7 +170,7 @@ class RecordFlow:
             )
             self._metrics.outcomes.labels(Final.DRY_RUN.value).inc()
             return Final.DRY_RUN
-        return await self._deliver(record, signal, closing, fetched_at)
+        return await self._deliver(record, signal, closing, fetched_at, birth)
 
     async def _deliver(
         self,
@@ -168,11 +178,15 @@ class RecordFlow:
         signal: CanonicalSignal,
         closing: asyncio.Event,
         fetched_at: float,
+        birth: Birth | None,
     ) -> Final:
         attempt, first_at = 0, 0.0
+        result: AttemptResult | None = None
         while True:
             if not self._gate.is_open:
                 await _unless_closing(self._gate.passage(), closing)
+            if expiry := self._age_policy.judge(birth, self._clock()):
+                return await self._expired(record, signal, expiry, attempt, first_at, result)
             attempt += 1
             ticket = self._gate.ticket()  # when it was sent: see consumer/service/_systemic.py
             result = await self._sender.send(signal)
@@ -237,6 +251,25 @@ class RecordFlow:
                 duration_ms=round(result.duration * 1000, 2),
             )
         return Final.DELIVERED if outcome is Outcome.DELIVERED else Final.DUPLICATE
+
+    async def _expired(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        signal: CanonicalSignal,
+        expiry: Expiry,
+        attempts: int,
+        first_at: float,
+        last: AttemptResult | None,
+    ) -> Final:
+        """Dead-letter a signal too old to send, with the attempts made so far (if any)."""
+        if last is None:
+            now = self._clock()
+            letter = DeadLetter(
+                "expired", expiry.describe(), 0, now, now, signal_id=signal.signal_id
+            )
+        else:
+            letter = self._letter("expired", expiry.describe(), attempts, first_at, last, signal)
+        return await self._dead_letter(record, replace(letter, age_seconds=expiry.age_seconds))
 
     @staticmethod
     def _letter(

@@ -3,15 +3,19 @@ offline, the preflight of `signal-relay check`, and the topic chores they share.
 """
 
 from consumer.tools._dlq_replay import (
+    DLQ_REASONS,
+    HELD_BACK_REASONS,
     REPLAYED_FROM_HEADER,
     MissingTargetError,
     ReplayError,
     ReplayFilter,
     ReplayItem,
+    ReplayPlan,
     plan_replay,
     read_dead_letters,
     replay,
     replay_headers,
+    unknown_reasons,
 )
 from consumer.tools._offline_verify import CapturedRequest, Verdict, check_capture
 from consumer.tools._preflight import Check, preflight
@@ -23,7 +27,7 @@ from consumer.tools._publish import (
     publish_records,
     records_to_publish,
 )
-from consumer.tools._rate_limit import TokenBucket
+from consumer.tools._replay_marker import ReplayMarker
 from consumer.tools._topics import (
     TopicCreateError,
     TopicError,
@@ -36,6 +40,8 @@ from consumer.tools._topics import (
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
+    "DLQ_REASONS",
+    "HELD_BACK_REASONS",
     "REPLAYED_FROM_HEADER",
     "CapturedRequest",
     "Check",
@@ -45,7 +51,8 @@ __all__ = [
     "ReplayError",
     "ReplayFilter",
     "ReplayItem",
-    "TokenBucket",
+    "ReplayMarker",
+    "ReplayPlan",
     "TopicCreateError",
     "TopicError",
     "TopicNotFoundError",
@@ -63,4 +70,5 @@ __all__ = [
     "records_to_publish",
     "replay",
     "replay_headers",
+    "unknown_reasons",
 ]

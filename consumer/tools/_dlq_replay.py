@@ -5,37 +5,61 @@ A replayed record is the original key, value and headers (the `dlq.*` headers re
 came from (`dlq.source.topic`) or to an explicit target. Replaying is safe to repeat: the relay
 derives the same `signal_id` from the same value, so the server answers a second delivery as an
 idempotent replay.
+
+Letters that would only fail again (`invalid_json`, `invalid_schema`, `undecodable`) or are stale
+(`expired`) are held back unless the filter's `include` names their reason; the plan counts them.
+A plan also knows how far it looked into each DLQ partition, so that a `ReplayMarker`
+(consumer/tools/_replay_marker.py) can remember where the next run starts.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
+from aiolimiter import AsyncLimiter
 
-from consumer.tools._rate_limit import TokenBucket
 from consumer.tools._topics import TopicError, read_topic
 from signing.errors import MalformedTimestampError
 from signing.timestamps import parse_timestamp
 
 __all__ = [
+    "DLQ_REASONS",
+    "HELD_BACK_REASONS",
     "REPLAYED_FROM_HEADER",
     "MissingTargetError",
     "ReplayError",
     "ReplayFilter",
     "ReplayItem",
+    "ReplayPlan",
     "plan_replay",
     "read_dead_letters",
     "replay",
     "replay_headers",
+    "unknown_reasons",
 ]
+
+DLQ_REASONS = (
+    "invalid_json",
+    "invalid_schema",
+    "too_large",
+    "undecodable",
+    "http_4xx",
+    "unexpected_2xx",
+    "max_attempts",
+    "expired",
+)
+"""Every `dlq.reason` the relay writes (docs/PROTOCOL.md §9.4), in that table's order."""
+
+HELD_BACK_REASONS = frozenset({"invalid_json", "invalid_schema", "undecodable", "expired"})
+"""Reasons replayed only when asked (`include`): they would fail again, or they are stale."""
 
 REPLAYED_FROM_HEADER = "dlq.replayed_from"
 _DLQ_PREFIX = "dlq."
@@ -60,12 +84,18 @@ class ReplayFilter:
         signal_ids: accepted `dlq.signal_id` values (dead letters without one never match).
         since, until: the half-open window [since, until) for `dlq.last_attempt_at`, or the
             record's own timestamp when that header is missing.
+        include: held-back reasons (`HELD_BACK_REASONS`) to replay after all.
     """
 
     reasons: frozenset[str] = frozenset()
     signal_ids: frozenset[str] = frozenset()
     since: datetime | None = None
     until: datetime | None = None
+    include: frozenset[str] = frozenset()
+
+    def holds_back(self, reason: str | None) -> bool:
+        """Whether a letter of `reason` is skipped: held back by default and not included."""
+        return reason in HELD_BACK_REASONS and reason not in self.include
 
     def matches(self, record: Record) -> bool:
         """Whether `record` passes every criterion."""
@@ -93,6 +123,7 @@ class ReplayItem:
         target: the topic it goes back to.
         key, value: the original record's bytes.
         headers: the original headers without `dlq.*`, plus `dlq.replayed_from`.
+        partition, offset: where the dead letter is in the DLQ.
     """
 
     source: str
@@ -102,6 +133,8 @@ class ReplayItem:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
+    partition: int = 0
+    offset: int = 0
 
     def describe(self) -> str:
         """One line for the operator: offset, reason, signal_id, target."""
@@ -119,6 +152,45 @@ def replay_headers(
     return (*kept, (REPLAYED_FROM_HEADER, replayed_from.encode()))
 
 
+def unknown_reasons(reasons: Iterable[str]) -> list[str]:
+    """The names in `reasons` that are not DLQ reasons, sorted."""
+    return sorted(set(reasons) - set(DLQ_REASONS))
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayPlan:
+    """What a replay will do with the dead letters it read.
+
+    Attributes:
+        items: the chosen dead letters, in DLQ order.
+        read: how many dead letters were read.
+        skipped: held-back letters the filters matched, by reason (sorted).
+        reached: per DLQ partition, the offset after the last letter the plan looked at
+            (chosen, skipped or not matched); `--limit` stops it early.
+    """
+
+    items: list[ReplayItem]
+    read: int
+    skipped: dict[str, int] = field(default_factory=dict)
+    reached: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def skipped_total(self) -> int:
+        """How many matched letters were held back."""
+        return sum(self.skipped.values())
+
+    def marks(self, acked: int) -> dict[int, int]:
+        """Per partition, where a next run starts once the first `acked` items are replayed.
+
+        Past everything looked at, except in a partition with an item not yet acknowledged:
+        there, at that item.
+        """
+        marks = dict(self.reached)
+        for item in reversed(self.items[acked:]):
+            marks[item.partition] = item.offset
+        return marks
+
+
 def plan_replay(
     records: Iterable[Record],
     *,
@@ -126,19 +198,28 @@ def plan_replay(
     select: ReplayFilter,
     to_topic: str | None = None,
     limit: int | None = None,
-) -> list[ReplayItem]:
+) -> ReplayPlan:
     """The replays for the dead letters `select` matches, in DLQ order, at most `limit`.
 
-    Raises `MissingTargetError` (before anything is sent) when a chosen record has no
+    Matched letters that `select` holds back are counted in `skipped`, not chosen. Raises
+    `MissingTargetError` (before anything is sent) when a chosen record has no
     `dlq.source.topic` header and `to_topic` is not given.
     """
     items: list[ReplayItem] = []
+    skipped: Counter[str] = Counter()
+    reached: dict[int, int] = {}
+    read = 0
     for record in records:
+        read += 1
         if limit is not None and len(items) >= limit:
-            break
+            continue
+        reached[record.partition] = record.offset + 1
         if not select.matches(record):
             continue
         headers = _header_texts(record)
+        if select.holds_back(headers.get("dlq.reason")):
+            skipped[headers.get("dlq.reason", "")] += 1
+            continue
         source = f"{dlq_topic}/{record.partition}/{record.offset}"
         target = to_topic or headers.get("dlq.source.topic")
         if not target:
@@ -152,17 +233,28 @@ def plan_replay(
                 key=record.key,
                 value=record.value,
                 headers=replay_headers(record.headers, source),
+                partition=record.partition,
+                offset=record.offset,
             )
         )
-    return items
+    return ReplayPlan(items, read, dict(sorted(skipped.items())), reached)
 
 
 async def read_dead_letters(
-    bootstrap_servers: str, dlq_topic: str, *, client_options: Mapping[str, Any] | None = None
+    bootstrap_servers: str,
+    dlq_topic: str,
+    *,
+    client_options: Mapping[str, Any] | None = None,
+    start: Mapping[int, int] | None = None,
 ) -> list[Record]:
-    """Every record in the DLQ now (to its high-watermark), partition by partition."""
+    """Every record in the DLQ now (to its high-watermark), partition by partition.
+
+    `start` gives, for the partitions it names, the offset to read from (a marker's positions).
+    """
     try:
-        return await read_topic(bootstrap_servers, dlq_topic, client_options=client_options)
+        return await read_topic(
+            bootstrap_servers, dlq_topic, client_options=client_options, start=start
+        )
     except (TopicError, KafkaError) as exc:
         raise ReplayError(f"cannot read the DLQ {dlq_topic!r}: {exc}") from exc
 
@@ -171,11 +263,11 @@ async def replay(
     bootstrap_servers: str,
     items: Sequence[ReplayItem],
     *,
-    bucket: TokenBucket | None = None,
+    limiter: AsyncLimiter | None = None,
     on_replayed: Callable[[ReplayItem], None] = lambda item: None,
     client_options: Mapping[str, Any] | None = None,
 ) -> int:
-    """Produce `items` in order with acks=all, paced by `bucket`; return how many were acked.
+    """Produce `items` in order with acks=all, paced by `limiter`; return how many were acked.
 
     `on_replayed` is called for each item once the broker acknowledged it, in input order.
     """
@@ -189,8 +281,8 @@ async def replay(
         await producer.start()
         pending: deque[tuple[ReplayItem, asyncio.Future[Any]]] = deque()
         for item in items:
-            if bucket is not None:
-                await bucket.acquire()
+            if limiter is not None:
+                await limiter.acquire()
             future = await producer.send(
                 item.target, value=item.value, key=item.key, headers=list(item.headers)
             )

@@ -72,12 +72,13 @@ async def read_topic(
     *,
     timeout: float = 30.0,  # noqa: ASYNC109 - a bound callers need not build themselves
     client_options: Mapping[str, Any] | None = None,
+    start: Mapping[int, int] | None = None,
 ) -> list[ConsumerRecord]:
     """Every record in `topic` now, partition by partition, each in offset order.
 
-    No group: all partitions are assigned and read from the beginning up to the fetch
-    high-watermark first seen for each. ListOffsets (`end_offsets`) is not used because
-    Tansu answers it wrongly.
+    No group: all partitions are assigned and read from the beginning (or from `start`'s
+    offset for a partition it names) up to the fetch high-watermark first seen for each.
+    ListOffsets (`end_offsets`) is not used because Tansu answers it wrongly.
     """
     options = dict(client_options or {})
     async with _admin(bootstrap_servers, options) as admin:
@@ -94,6 +95,9 @@ async def read_topic(
     try:
         consumer.assign(assignment)
         await consumer.seek_to_beginning(*assignment)
+        for tp in assignment:
+            if start and tp.partition in start:
+                consumer.seek(tp, start[tp.partition])
         async with asyncio.timeout(timeout):
             return await _read_to_high_watermarks(consumer, assignment)
     except TimeoutError as exc:
@@ -104,12 +108,18 @@ async def read_topic(
         await consumer.stop()
 
 
-async def committed_offsets(bootstrap_servers: str, group_id: str, topic: str) -> dict[int, int]:
+async def committed_offsets(
+    bootstrap_servers: str,
+    group_id: str,
+    topic: str,
+    *,
+    client_options: Mapping[str, Any] | None = None,
+) -> dict[int, int]:
     """The offset `group_id` committed per partition of `topic`; uncommitted ones are absent.
 
     As Kafka defines it, a committed offset is the next one to consume (last done + 1).
     """
-    async with _admin(bootstrap_servers) as admin:
+    async with _admin(bootstrap_servers, client_options) as admin:
         partitions = await _existing_partitions(admin, topic)
         # Explicit partitions: Tansu cannot answer an OffsetFetch for "all partitions".
         offsets = await admin.list_consumer_group_offsets(

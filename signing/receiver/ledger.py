@@ -36,6 +36,7 @@ class AcceptedSignal:
         body: The exact request body bytes.
         headers: The request headers, names lower-cased.
         response: The original 201 body, sent again for every replay.
+        received_at: The ledger's clock (epoch seconds) when it was accepted.
     """
 
     sequence: int
@@ -46,6 +47,7 @@ class AcceptedSignal:
     body: bytes
     headers: Mapping[str, str]
     response: bytes
+    received_at: float = 0.0
 
 
 class Ledger:
@@ -247,6 +249,7 @@ class Ledger:
                 body=body,
                 headers=headers,
                 response=response,
+                received_at=now,
             )
             self._keep(entry)
             if len(self._keys) >= self._key_capacity:

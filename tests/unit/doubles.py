@@ -19,8 +19,10 @@ from aiokafka.structs import ConsumerRecord
 from relay_harness import encode, relay_settings, signal
 
 from consumer.adapters import DeadLetterWriter, HttpAnswer, HttpSender
+from consumer.config import Settings
 from consumer.ops import RelayMetrics
 from consumer.service import (
+    AgePolicy,
     CommitLoop,
     CommitPolicy,
     Final,
@@ -180,9 +182,12 @@ def rig(
     probe_seconds: float = 0.01,
     dry_run: bool = False,
     server: FakeServer | None = None,
+    clock: Callable[[], float] = lambda: NOW,
+    age_policy: AgePolicy | None = None,
+    settings: Settings | None = None,
 ) -> Rig:
     """A flow with no backoff (unless `policy` says otherwise) against a fresh fake server."""
-    settings = relay_settings("127.0.0.1:9", TOPIC, "http://127.0.0.1:9/signals")
+    settings = settings or relay_settings("127.0.0.1:9", TOPIC, "http://127.0.0.1:9/signals")
     server = server or FakeServer()
     metrics = RelayMetrics()
     policy = policy or RetryPolicy.testing()
@@ -190,13 +195,14 @@ def rig(
     changes: list[tuple[bool, str]] = []
     gate = SystemicGate(probe_seconds, on_change=lambda *change: changes.append(change))
     flow = RecordFlow(
-        sender=HttpSender(settings, server, metrics, clock=lambda: NOW),
+        sender=HttpSender(settings, server, metrics, clock=clock),
         dead_letters=None if dry_run else DeadLetterWriter(producer, DLQ, policy),
         gate=gate,
         policy=policy,
         metrics=metrics,
         max_body_size=65536,
-        clock=lambda: NOW,
+        clock=clock,
+        age_policy=age_policy,
     )
     return Rig(flow, server, producer, gate, metrics, changes)
 
