@@ -24,6 +24,7 @@ __all__ = [
     "ClientCertificateError",
     "client_ssl_context",
     "handshake_refusal",
+    "handshake_refusal_at",
     "tls_refusal",
 ]
 
@@ -144,20 +145,25 @@ def tls_refusal(exc: BaseException) -> str | None:
 
 
 async def handshake_refusal(url: str, context: ssl.SSLContext) -> str | None:
-    """The OpenSSL reason when a bare TLS handshake with `url`'s server is refused, else None.
+    """The OpenSSL reason when a bare TLS handshake with `url`'s server is refused, else None."""
+    parts = httpx.URL(url)
+    if parts.scheme != "https" or not parts.host:
+        return None
+    return await handshake_refusal_at(parts.host, parts.port or 443, context)
+
+
+async def handshake_refusal_at(host: str, port: int, context: ssl.SSLContext) -> str | None:
+    """The OpenSSL reason when a bare TLS handshake with `host`:`port` is refused, else None.
 
     The handshake is completed and the first server record awaited briefly: a TLS 1.3 server
     judges the client's certificate after the client's side of the handshake is done, and says
     so in an alert. Anything else (no connection, a timeout, silence) is not a refusal.
     """
-    parts = httpx.URL(url)
-    if parts.scheme != "https" or not parts.host:
-        return None
     writer: asyncio.StreamWriter | None = None
     try:
         async with asyncio.timeout(_HANDSHAKE_PROBE_SECONDS):
             reader, writer = await asyncio.open_connection(
-                parts.host, parts.port or 443, ssl=context, server_hostname=parts.host
+                host, port, ssl=context, server_hostname=host
             )
             await reader.read(1)
     except (OSError, TimeoutError) as exc:
