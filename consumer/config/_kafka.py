@@ -242,7 +242,9 @@ class KafkaSecurity(EnvironmentSettings):
     @classmethod
     def _client_certificate_loads(cls, value: Secret | None, info: ValidationInfo) -> Secret | None:
         """The certificate, key and password load together, as aiokafka will load them."""
-        cert, key = info.data.get("ssl_certfile"), info.data.get("ssl_keyfile")
+        if "ssl_certfile" not in info.data or "ssl_keyfile" not in info.data:
+            return value  # a file refused already; one line says so
+        cert, key = info.data["ssl_certfile"], info.data["ssl_keyfile"]
         if cert is None:
             for variable, given in (("KAFKA_SSL_KEYFILE", key), (_KEY_PARTS["password"], value)):
                 if given is not None:

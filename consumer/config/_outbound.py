@@ -118,7 +118,9 @@ class OutboundVariables(EnvironmentSettings):
     @classmethod
     def _client_certificate_loads(cls, value: Secret | None, info: ValidationInfo) -> Secret | None:
         """The certificate, key and password load together, as the TLS clients will load them."""
-        cert, key = info.data.get("tls_cert_file"), info.data.get("tls_key_file")
+        if "tls_cert_file" not in info.data or "tls_key_file" not in info.data:
+            return value  # a file refused already; one line says so
+        cert, key = info.data["tls_cert_file"], info.data["tls_key_file"]
         if cert is None:
             for variable, given in (
                 ("OUTBOUND_TLS_KEY_FILE", key),
