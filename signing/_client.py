@@ -72,7 +72,8 @@ class HmacClient:
     Use it as `async with HmacClient(config) as client:`, or call `close()` when done. One
     client keeps one connection pool; it is safe to post concurrently from one event loop.
     `transport` is any httpx transport (default: httpx's own, honouring HTTPS_PROXY and
-    NO_PROXY as httpx does); `clock` gives the signing time in epoch seconds.
+    NO_PROXY as httpx does, with `config.ssl_context()`: its CA and client certificate; a
+    transport given brings its own TLS); `clock` gives the signing time in epoch seconds.
     """
 
     __slots__ = ("_client", "_clock", "_config", "_log", "_signer", "_tls")

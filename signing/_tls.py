@@ -44,6 +44,9 @@ _REFUSALS: Final = frozenset(
     }
 )
 _HANDSHAKE_PROBE_SECONDS: Final = 2.0
+# How long a completed handshake waits for the server's verdict on our certificate (an alert
+# follows within a round trip); a server that accepts sends nothing and the wait runs out.
+_ALERT_WAIT_SECONDS: Final = 0.5
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -165,6 +168,7 @@ async def handshake_refusal_at(host: str, port: int, context: ssl.SSLContext) ->
             reader, writer = await asyncio.open_connection(
                 host, port, ssl=context, server_hostname=host
             )
+        async with asyncio.timeout(_ALERT_WAIT_SECONDS):
             await reader.read(1)
     except (OSError, TimeoutError) as exc:
         return tls_refusal(exc)
