@@ -23,6 +23,7 @@ from signing._client_errors import (
     OutboundTransportError,
 )
 from signing._outbound_config import OutboundConfig
+from signing._tls import ClientCertificate, ClientCertificateError, client_ssl_context
 from signing.canonical import (
     SIGNAL_ID_NAMESPACE,
     CanonicalSignal,
@@ -54,6 +55,8 @@ from signing.verifier import SignatureVerifier, VerifiedRequest
 __all__ = [
     "SIGNAL_ID_NAMESPACE",
     "CanonicalSignal",
+    "ClientCertificate",
+    "ClientCertificateError",
     "DuplicateHeaderError",
     "FutureTimestampError",
     "HmacClient",
@@ -89,6 +92,7 @@ __all__ = [
     "build_signature",
     "canonical_body",
     "canonical_request",
+    "client_ssl_context",
     "derive_signal_id",
     "format_epoch",
     "format_timestamp",

@@ -38,10 +38,12 @@ from signing._client_errors import (
     OutboundIdempotencyKeyError,
     OutboundSignalError,
     OutboundSignatureError,
+    OutboundSystemicError,
     OutboundTransportError,
 )
 from signing._client_outcome import answer_response
 from signing._outbound_config import OutboundConfig
+from signing._tls import handshake_refusal, tls_refusal
 from signing.canonical import CanonicalSignal, canonical_body
 from signing.errors import SigningInputError
 from signing.signer import RequestSigner
@@ -70,10 +72,11 @@ class HmacClient:
     Use it as `async with HmacClient(config) as client:`, or call `close()` when done. One
     client keeps one connection pool; it is safe to post concurrently from one event loop.
     `transport` is any httpx transport (default: httpx's own, honouring HTTPS_PROXY and
-    NO_PROXY as httpx does); `clock` gives the signing time in epoch seconds.
+    NO_PROXY as httpx does, with `config.ssl_context()`: its CA and client certificate; a
+    transport given brings its own TLS); `clock` gives the signing time in epoch seconds.
     """
 
-    __slots__ = ("_client", "_clock", "_config", "_log", "_signer")
+    __slots__ = ("_client", "_clock", "_config", "_log", "_signer", "_tls")
 
     def __init__(
         self,
@@ -96,8 +99,12 @@ class HmacClient:
         self._config = config
         self._log = logger if logger is not None else logging.getLogger("signal_relay.client")
         self._clock = clock
+        tls = config.ssl_context()
+        # Only httpx's own transport takes this context; a transport given brings its own TLS.
+        self._tls = tls if transport is None and config.ingest_url.startswith("https:") else None
         self._client = httpx.AsyncClient(
             transport=transport,
+            verify=tls,
             timeout=httpx.Timeout(config.timeout_seconds),
             follow_redirects=False,
             # identity: the body is read as sent, so its size is the size read.
@@ -203,6 +210,7 @@ class HmacClient:
         try:
             status, retry_after, body = await self._exchange(signal_out.body, headers, seconds)
         except _TRANSPORT_ERRORS as exc:
+            await self._raise_tls_refusal(exc, signal_out.signal_id)
             raise OutboundTransportError(
                 f"no answer for signal {signal_out.signal_id}: {type(exc).__name__}",
                 http_code=None,
@@ -210,6 +218,25 @@ class HmacClient:
                 signal_id=signal_out.signal_id,
             ) from exc
         return answer_response(status, retry_after, body, signal_id=signal_out.signal_id)
+
+    async def _raise_tls_refusal(self, exc: BaseException, signal_id: str) -> None:
+        """Raise `OutboundSystemicError` when TLS refused the connection (mutual TLS, trust).
+
+        The server may have refused our certificate (none, or one it does not trust), or we its;
+        retrying will not help. httpx may lose the server's alert, so a dropped connection to
+        an https server is asked again with a bare handshake.
+        """
+        refusal = tls_refusal(exc)
+        if refusal is None and self._tls is not None and not isinstance(exc, TimeoutError):
+            refusal = await handshake_refusal(self._config.ingest_url, self._tls)
+        if refusal is not None:
+            raise OutboundSystemicError(
+                f"TLS refused the connection for signal {signal_id}: {refusal} (check the"
+                " client certificate OUTBOUND_TLS_CERT_FILE and the CA OUTBOUND_TLS_CA_FILE)",
+                http_code=None,
+                details=refusal,
+                signal_id=signal_id,
+            ) from exc
 
     def _fields(
         self,

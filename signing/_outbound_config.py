@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import ssl
 import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Final, TypeVar
 from urllib.parse import urlsplit
 
 from signing._client_errors import OutboundConfigError, OutboundSignatureError
+from signing._tls import ClientCertificate, ClientCertificateError, client_ssl_context
 from signing.signature import DEFAULT_ENDPOINT, MIN_SECRET_BYTES, is_valid_producer_id
 
 __all__ = ["OutboundConfig"]
@@ -39,7 +41,14 @@ _VARIABLES: Final = {
     "timeout_seconds": "OUTBOUND_TIMEOUT_SECONDS",
     "max_body_size": "OUTBOUND_MAX_BODY_SIZE",
     "ingest_path": "OUTBOUND_INGEST_PATH",
+    "tls_verify": "OUTBOUND_TLS_VERIFY",
+    "tls_ca_file": "OUTBOUND_TLS_CA_FILE",
+    "tls_cert_file": "OUTBOUND_TLS_CERT_FILE",
+    "tls_key_file": "OUTBOUND_TLS_KEY_FILE",
+    "tls_key_password": "OUTBOUND_TLS_KEY_PASSWORD_FILE",
 }
+# The field to fix for each part of a client certificate that does not load.
+_CERTIFICATE_PARTS: Final = {"cert": "tls_cert_file", "key": "tls_key_file"}
 
 
 def _setting(name: str) -> str:
@@ -58,6 +67,11 @@ class OutboundConfig:
         timeout_seconds: the whole of one request, connect to last byte read; 5-300.
         max_body_size: the largest canonical body sent, in bytes; 1 KiB-10 MiB.
         ingest_path: the path signals are posted to (and the ENDPOINT that is signed).
+        tls_verify: verify the server's certificate; False only for tests.
+        tls_ca_file: PEM CA bundle that verifies the server, instead of the system's.
+        tls_cert_file: PEM client certificate presented to the server (mutual TLS).
+        tls_key_file: its private key, unless `tls_cert_file` holds it.
+        tls_key_password: the password of an encrypted key; never shown.
 
     Raises OutboundSignatureError for a secret or producer id that cannot sign, and
     OutboundConfigError for any other invalid value.
@@ -70,6 +84,11 @@ class OutboundConfig:
     timeout_seconds: float = 30.0
     max_body_size: int = 65536
     ingest_path: str = DEFAULT_ENDPOINT
+    tls_verify: bool = True
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_key_password: str | bytes | None = None
 
     def __post_init__(self) -> None:
         _check_secret(self.producer_secret)
@@ -87,13 +106,17 @@ class OutboundConfig:
         _check_range("max_body_size", self.max_body_size, MIN_BODY_SIZE, MAX_BODY_SIZE)
         if not isinstance(self.enabled, bool):
             raise OutboundConfigError(_setting("enabled"), "must be True or False")
+        self.ssl_context()  # refuses a CA bundle or client certificate that does not load
 
     def __repr__(self) -> str:
+        password = None if self.tls_key_password is None else "***"
         return (
             f"OutboundConfig(producer_id={self.producer_id!r}, producer_secret='***',"
             f" server_base_url={self.server_base_url!r}, enabled={self.enabled!r},"
             f" timeout_seconds={self.timeout_seconds!r}, max_body_size={self.max_body_size!r},"
-            f" ingest_path={self.ingest_path!r})"
+            f" ingest_path={self.ingest_path!r}, tls_verify={self.tls_verify!r},"
+            f" tls_ca_file={self.tls_ca_file!r}, tls_cert_file={self.tls_cert_file!r},"
+            f" tls_key_file={self.tls_key_file!r}, tls_key_password={password!r})"
         )
 
     __str__ = __repr__
@@ -103,6 +126,30 @@ class OutboundConfig:
         """The full URL every signal is posted to."""
         return self.server_base_url + self.ingest_path
 
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS context of requests to the server: its CA, and the client certificate."""
+        if self.tls_ca_file is not None and not self.tls_verify:
+            raise OutboundConfigError(_setting("tls_verify"), "cannot be false with a CA file")
+        certificate = None
+        if self.tls_cert_file is not None:
+            password = self.tls_key_password
+            certificate = ClientCertificate(
+                self.tls_cert_file,
+                self.tls_key_file,
+                password.encode() if isinstance(password, str) else password,
+            )
+        elif self.tls_key_file is not None or self.tls_key_password is not None:
+            raise OutboundConfigError(_setting("tls_cert_file"), "is required with a key")
+        try:
+            return client_ssl_context(self.tls_ca_file or self.tls_verify, certificate)
+        except ClientCertificateError as exc:
+            name = _CERTIFICATE_PARTS.get(exc.part, "tls_key_password")
+            raise OutboundConfigError(_setting(name), exc.problem) from None
+        except (ssl.SSLError, OSError):
+            raise OutboundConfigError(
+                _setting("tls_ca_file"), "is not a readable PEM CA bundle"
+            ) from None
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OutboundConfig:
         """The config from the seed's variables (`os.environ` unless `environ` is given).
@@ -110,7 +157,10 @@ class OutboundConfig:
         HMAC_PRODUCER_SECRET or HMAC_PRODUCER_SECRET_FILE (not both; the file's content is
         stripped of surrounding whitespace), PRODUCER_ID, OUTBOUND_SERVER_URL (required);
         HMAC_PRODUCER_ENABLED (true), OUTBOUND_INGEST_PATH (/api/v1/signals/ingest),
-        OUTBOUND_TIMEOUT_SECONDS (30), OUTBOUND_MAX_BODY_SIZE (65536). Blank counts as unset.
+        OUTBOUND_TIMEOUT_SECONDS (30), OUTBOUND_MAX_BODY_SIZE (65536), OUTBOUND_TLS_VERIFY
+        (true), OUTBOUND_TLS_CA_FILE, OUTBOUND_TLS_CERT_FILE, OUTBOUND_TLS_KEY_FILE,
+        OUTBOUND_TLS_KEY_PASSWORD_FILE (the file's first line is the password). Blank counts as
+        unset.
         """
         env = _Env(os.environ if environ is None else environ)
         return cls(
@@ -121,6 +171,11 @@ class OutboundConfig:
             timeout_seconds=env.number("timeout_seconds", 30.0, float),
             max_body_size=env.number("max_body_size", 65536, int),
             ingest_path=env.raw("ingest_path") or DEFAULT_ENDPOINT,
+            tls_verify=env.boolean("tls_verify", default=True),
+            tls_ca_file=env.raw("tls_ca_file"),
+            tls_cert_file=env.raw("tls_cert_file"),
+            tls_key_file=env.raw("tls_key_file"),
+            tls_key_password=_key_password_from_env(env),
         )
 
 
@@ -173,6 +228,13 @@ def _secret_from_env(env: _Env) -> bytes:
     if direct is None:
         raise OutboundConfigError(variable, f"is required (or {file_variable})")
     return direct.encode()
+
+
+def _key_password_from_env(env: _Env) -> bytes | None:
+    path = env.raw("tls_key_password")
+    if path is None:
+        return None
+    return _read_secret_file(_VARIABLES["tls_key_password"], path).rstrip(b"\r\n")
 
 
 def _read_secret_file(variable: str, path: str) -> bytes:

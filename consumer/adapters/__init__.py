@@ -31,7 +31,7 @@ from consumer.adapters._http import (
     build_http_client,
     redact_userinfo,
 )
-from consumer.adapters._kafka_options import kafka_client_options
+from consumer.adapters._kafka_options import kafka_client_options, kafka_tls_refusal
 from consumer.adapters._request_rate import rate_limiter
 from consumer.adapters._topic_check import (
     MissingTopicError,
@@ -63,6 +63,7 @@ __all__ = [
     "fit_dead_letter",
     "is_retriable_write_error",
     "kafka_client_options",
+    "kafka_tls_refusal",
     "minimal_dead_letter",
     "missing_topics",
     "rate_limiter",

@@ -31,9 +31,11 @@ import aiohttp
 import httpx
 
 from consumer import __version__
+from consumer.adapters._proxy import proxy_for
 from consumer.adapters._request_rate import rate_limiter
 from consumer.config import Settings
 from consumer.ops._metrics import RelayMetrics
+from signing._tls import client_ssl_context, handshake_refusal, tls_refusal
 from signing.canonical import CanonicalSignal
 from signing.signer import RequestSigner
 
@@ -67,6 +69,8 @@ class AttemptResult:
         headers: response headers (looked up case-insensitively).
         body: the response body, cut to 1 KiB (for logs and DLQ headers).
         error: the transport error when there was no response.
+        tls_refusal: the OpenSSL reason when TLS refused the connection (a client certificate
+            the server rejects, a server certificate we do not trust): systemic, not transient.
         duration: seconds the attempt took.
         at: epoch seconds when the attempt was signed.
     """
@@ -77,6 +81,7 @@ class AttemptResult:
     error: str | None = None
     duration: float = 0.0
     at: float = 0.0
+    tls_refusal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,17 +118,14 @@ def build_http_client(settings: Settings) -> HttpClient:
     return _HttpxClient(settings)
 
 
-def _ssl_context(verify: bool | str) -> ssl.SSLContext:
-    if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
-    return httpx.create_ssl_context(verify=verify)
+def _ssl_context(settings: Settings) -> ssl.SSLContext:
+    return client_ssl_context(settings.tls_verify, settings.tls_client_certificate)
 
 
 class _AiohttpClient:
     def __init__(self, settings: Settings) -> None:
-        connector = aiohttp.TCPConnector(
-            limit=settings.max_in_flight, ssl=_ssl_context(settings.tls_verify)
-        )
+        connector = aiohttp.TCPConnector(limit=settings.max_in_flight, ssl=_ssl_context(settings))
+        self._proxy = proxy_for(settings.ingest_url)
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=settings.timeout_seconds),
@@ -135,7 +137,7 @@ class _AiohttpClient:
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
         async with self._session.post(
-            url, data=body, headers=headers, allow_redirects=False
+            url, data=body, headers=headers, allow_redirects=False, proxy=self._proxy
         ) as response:
             raw, complete = await _read_bounded(response.content)
             if not complete:
@@ -152,11 +154,11 @@ class _HttpxClient:
             max_connections=settings.max_in_flight,
             max_keepalive_connections=settings.max_in_flight,
         )
-        transport = httpx.AsyncHTTPTransport(
-            verify=_ssl_context(settings.tls_verify), limits=limits
-        )
         self._client = httpx.AsyncClient(
-            transport=transport,
+            verify=_ssl_context(settings),
+            limits=limits,
+            proxy=proxy_for(settings.ingest_url),
+            trust_env=False,
             timeout=httpx.Timeout(settings.timeout_seconds),
             headers={"User-Agent": _USER_AGENT},
             follow_redirects=False,
@@ -243,6 +245,7 @@ class HttpSender:
         self._clock = clock
         rate = settings.max_requests_per_second
         self._rate = None if rate is None else rate_limiter(rate)
+        self._tls = _ssl_context(settings) if self._url.startswith("https:") else None
 
     async def send(self, signal: CanonicalSignal) -> AttemptResult:
         """POST the signal once, signed at the moment it leaves (after waiting for a slot)."""
@@ -257,7 +260,7 @@ class HttpSender:
             try:
                 answer = await self._client.post(self._url, signal.body, headers)
             except _TRANSPORT_ERRORS as exc:
-                return self._failed(exc, started, at)
+                return await self._failed(exc, started, at)
             finally:
                 metrics.in_flight.dec()
         duration = time.perf_counter() - started
@@ -275,9 +278,20 @@ class HttpSender:
         """The request headers for `signal`, signed as of epoch second `at`."""
         return self._signer.headers(signal.body, signal_id=signal.signal_id, at=at)
 
-    def _failed(self, exc: BaseException, started: float, at: float) -> AttemptResult:
+    async def _failed(self, exc: BaseException, started: float, at: float) -> AttemptResult:
+        refusal = await self._tls_refusal(exc)
         duration = time.perf_counter() - started
         self._metrics.request_duration.observe(duration)
         self._metrics.http_responses.labels("error").inc()
         error = redact_userinfo(f"{type(exc).__name__}: {exc}")[:300]
-        return AttemptResult(status=None, error=error, duration=duration, at=at)
+        return AttemptResult(
+            status=None, error=error, duration=duration, at=at, tls_refusal=refusal
+        )
+
+    async def _tls_refusal(self, exc: BaseException) -> str | None:
+        """Whether TLS refused us; a dropped connection at an https URL is asked once more."""
+        refusal = tls_refusal(exc)
+        if refusal is None and self._tls is not None and not isinstance(exc, TimeoutError):
+            # A client that meets the closed socket before the alert (httpx) loses the reason.
+            refusal = await handshake_refusal(self._url, self._tls)
+        return refusal

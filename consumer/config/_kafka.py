@@ -6,18 +6,26 @@ import importlib.util
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
 
 from consumer.config import _syntax as syntax
 from consumer.config._environment import EnvironmentSettings, Integer
 from consumer.config._errors import refuse
 from consumer.config._secrets import FileVariant, Secret, ca_bundle
+from consumer.config._tls_files import key_password, readable_file
+from signing._tls import ClientCertificate, ClientCertificateError, client_ssl_context
 
 __all__ = ["SASL_MECHANISMS", "KafkaSecurity", "KafkaVariables"]
 
 SASL_MECHANISMS = ("PLAIN", "GSSAPI", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
 _PASSWORD_MECHANISMS = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
 _MAX_TOPIC = 249
+# The variable to fix for each part of a client certificate that does not load.
+_KEY_PARTS = {
+    "cert": "KAFKA_SSL_CERTFILE",
+    "key": "KAFKA_SSL_KEYFILE",
+    "password": "KAFKA_SSL_KEY_PASSWORD_FILE",
+}
 _INSTANCE_ID = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 
@@ -186,6 +194,22 @@ class KafkaSecurity(EnvironmentSettings):
         validation_alias="KAFKA_SSL_CAFILE",
         description="PEM CA bundle for the brokers' TLS (SSL and SASL_SSL)",
     )
+    ssl_certfile: Annotated[str | None, AfterValidator(readable_file)] = Field(
+        None,
+        validation_alias="KAFKA_SSL_CERTFILE",
+        description="PEM client certificate presented to the brokers (SSL and SASL_SSL)",
+    )
+    ssl_keyfile: Annotated[str | None, AfterValidator(readable_file)] = Field(
+        None,
+        validation_alias="KAFKA_SSL_KEYFILE",
+        description="PEM private key of KAFKA_SSL_CERTFILE, unless that file holds it",
+    )
+    ssl_key_password: Annotated[Secret | None, BeforeValidator(key_password)] = Field(
+        None,
+        repr=False,
+        validation_alias="KAFKA_SSL_KEY_PASSWORD_FILE",
+        description="file holding the password of an encrypted KAFKA_SSL_KEYFILE",
+    )
 
     @field_validator("sasl_mechanism")
     @classmethod
@@ -206,10 +230,37 @@ class KafkaSecurity(EnvironmentSettings):
             raise refuse(f"is required (or KAFKA_SASL_PASSWORD_FILE) with {mechanism}")
         return value
 
-    @field_validator("ssl_cafile")
+    @field_validator("ssl_cafile", "ssl_certfile")
     @classmethod
     def _ca_file_with_tls(cls, value: str | None, info: ValidationInfo) -> str | None:
         protocol = info.data.get("protocol")
         if value is not None and protocol is not None and protocol not in {"SSL", "SASL_SSL"}:
             raise refuse(f"is set, but KAFKA_SECURITY_PROTOCOL {protocol} does not use TLS")
         return value
+
+    @field_validator("ssl_key_password")
+    @classmethod
+    def _client_certificate_loads(cls, value: Secret | None, info: ValidationInfo) -> Secret | None:
+        """The certificate, key and password load together, as aiokafka will load them."""
+        if "ssl_certfile" not in info.data or "ssl_keyfile" not in info.data:
+            return value  # a file refused already; one line says so
+        cert, key = info.data["ssl_certfile"], info.data["ssl_keyfile"]
+        if cert is None:
+            for variable, given in (("KAFKA_SSL_KEYFILE", key), (_KEY_PARTS["password"], value)):
+                if given is not None:
+                    raise refuse("is set without KAFKA_SSL_CERTFILE", variable)
+            return value
+        password = None if value is None else value.reveal()
+        try:
+            client_ssl_context(True, ClientCertificate(cert, key, password))
+        except ClientCertificateError as exc:
+            raise refuse(exc.problem, _KEY_PARTS[exc.part]) from None
+        return value
+
+    @property
+    def client_certificate(self) -> ClientCertificate | None:
+        """The certificate presented to the brokers, or None."""
+        if self.ssl_certfile is None:
+            return None
+        password = None if self.ssl_key_password is None else self.ssl_key_password.reveal()
+        return ClientCertificate(self.ssl_certfile, self.ssl_keyfile, password)

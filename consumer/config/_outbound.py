@@ -10,9 +10,18 @@ from consumer.config import _syntax as syntax
 from consumer.config._environment import EnvironmentSettings, Flag, Integer, Number, parse_flag
 from consumer.config._errors import refuse
 from consumer.config._secrets import FileVariant, Secret, ca_bundle
+from consumer.config._tls_files import key_password, readable_file
+from signing._tls import ClientCertificate, ClientCertificateError, client_ssl_context
 from signing.signature import MIN_SECRET_BYTES, is_valid_producer_id
 
 __all__ = ["OutboundVariables"]
+
+# The variable to fix for each part of a client certificate that does not load.
+_CERTIFICATE_PARTS = {
+    "cert": "OUTBOUND_TLS_CERT_FILE",
+    "key": "OUTBOUND_TLS_KEY_FILE",
+    "password": "OUTBOUND_TLS_KEY_PASSWORD_FILE",
+}
 
 
 def _producer_id(value: str) -> str:
@@ -77,6 +86,22 @@ class OutboundVariables(EnvironmentSettings):
         validation_alias="OUTBOUND_TLS_VERIFY",
         description="verify the server's certificate; `false` only for tests",
     )
+    tls_cert_file: Annotated[str | None, AfterValidator(readable_file)] = Field(
+        None,
+        validation_alias="OUTBOUND_TLS_CERT_FILE",
+        description="PEM client certificate (then its chain) presented to the server (mutual TLS)",
+    )
+    tls_key_file: Annotated[str | None, AfterValidator(readable_file)] = Field(
+        None,
+        validation_alias="OUTBOUND_TLS_KEY_FILE",
+        description="PEM private key of OUTBOUND_TLS_CERT_FILE, unless that file holds it",
+    )
+    tls_key_password: Annotated[Secret | None, BeforeValidator(key_password)] = Field(
+        None,
+        repr=False,
+        validation_alias="OUTBOUND_TLS_KEY_PASSWORD_FILE",
+        description="file holding the password of an encrypted OUTBOUND_TLS_KEY_FILE",
+    )
 
     @field_validator("tls_verify")
     @classmethod
@@ -88,3 +113,33 @@ class OutboundVariables(EnvironmentSettings):
         if value is False:
             raise refuse("cannot be false when OUTBOUND_TLS_CA_FILE is set")
         return str(ca_file)
+
+    @field_validator("tls_key_password")
+    @classmethod
+    def _client_certificate_loads(cls, value: Secret | None, info: ValidationInfo) -> Secret | None:
+        """The certificate, key and password load together, as the TLS clients will load them."""
+        if "tls_cert_file" not in info.data or "tls_key_file" not in info.data:
+            return value  # a file refused already; one line says so
+        cert, key = info.data["tls_cert_file"], info.data["tls_key_file"]
+        if cert is None:
+            for variable, given in (
+                ("OUTBOUND_TLS_KEY_FILE", key),
+                (_CERTIFICATE_PARTS["password"], value),
+            ):
+                if given is not None:
+                    raise refuse("is set without OUTBOUND_TLS_CERT_FILE", variable)
+            return value
+        password = None if value is None else value.reveal()
+        try:
+            client_ssl_context(True, ClientCertificate(cert, key, password))
+        except ClientCertificateError as exc:
+            raise refuse(exc.problem, _CERTIFICATE_PARTS[exc.part]) from None
+        return value
+
+    @property
+    def tls_client_certificate(self) -> ClientCertificate | None:
+        """The certificate presented to the server, or None without mutual TLS."""
+        if self.tls_cert_file is None:
+            return None
+        password = None if self.tls_key_password is None else self.tls_key_password.reveal()
+        return ClientCertificate(self.tls_cert_file, self.tls_key_file, password)

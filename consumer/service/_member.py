@@ -31,7 +31,7 @@ from consumer.adapters._dead_letter import (
 )
 from consumer.adapters._fetch_guard import FetchGuard
 from consumer.adapters._http import HttpSender, build_http_client
-from consumer.adapters._kafka_options import kafka_client_options
+from consumer.adapters._kafka_options import kafka_client_options, kafka_tls_refusal
 from consumer.adapters._topic_check import require_topics
 from consumer.config import Settings
 from consumer.ops._alerts import Alerts
@@ -222,8 +222,9 @@ class Relay:
                     await producer.start()
                 await consumer.start()
             except KafkaError as exc:
+                tls = await kafka_tls_refusal(s.kafka_security, s.bootstrap_servers)
                 raise RelayStartError(
-                    f"cannot join group {s.group_id!r} at {s.bootstrap_servers}: {exc}"
+                    f"cannot join group {s.group_id!r} at {s.bootstrap_servers}: {exc}{tls}"
                 ) from exc
             _log.info(
                 "relay_started",

@@ -77,8 +77,16 @@ class Decision:
 _TRANSPORT_FAILURE = Decision(Outcome.RETRY)
 
 
-def classify(status: int | None, headers: Mapping[str, str] | None = None) -> Decision:
-    """Decide what an HTTP status (None: no response at all) means for the record."""
+def classify(
+    status: int | None, headers: Mapping[str, str] | None = None, *, tls_refusal: str | None = None
+) -> Decision:
+    """Decide what an HTTP status (None: no response at all) means for the record.
+
+    A TLS refusal (`tls_refusal`, an OpenSSL reason: the server rejects our certificate or we
+    reject its) is systemic like a 401: the relay's certificates are wrong, not the record.
+    """
+    if tls_refusal is not None:
+        return Decision(Outcome.SYSTEMIC)
     if status is None:
         return _TRANSPORT_FAILURE
     if status == 201:

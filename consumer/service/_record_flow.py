@@ -191,7 +191,7 @@ class RecordFlow:
             ticket = self._gate.ticket()  # when it was sent: see consumer/service/_systemic.py
             result = await self._sender.send(signal)
             first_at = first_at or result.at
-            decision = classify(result.status, result.headers)
+            decision = classify(result.status, result.headers, tls_refusal=result.tls_refusal)
             outcome = decision.outcome
             if outcome is Outcome.DELIVERED or outcome is Outcome.DUPLICATE:
                 self._gate.clear(ticket)
@@ -204,7 +204,10 @@ class RecordFlow:
                     record, self._letter(reason, error, attempt, first_at, result, signal)
                 )
             if outcome is Outcome.SYSTEMIC:
-                self._gate.trip(f"HTTP {result.status} from the signal server", ticket)
+                cause = (
+                    f"HTTP {result.status}" if result.tls_refusal is None else result.tls_refusal
+                )
+                self._gate.trip(f"{cause} from the signal server", ticket)
                 continue
             if self._alerts is not None:
                 failure = result.error or f"HTTP {result.status}"

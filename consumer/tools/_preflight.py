@@ -26,6 +26,7 @@ from aiokafka.errors import KafkaError
 from consumer.adapters._kafka_options import kafka_client_options
 from consumer.adapters._topic_check import topic_partitions
 from consumer.config import Settings
+from signing._tls import client_ssl_context
 
 __all__ = ["Check", "preflight"]
 
@@ -226,45 +227,15 @@ async def _server(settings: Settings, timeout: float) -> Check:  # noqa: ASYNC10
 
 
 def _tls_context(settings: Settings) -> ssl.SSLContext:
-    """The trust the relay uses (`OUTBOUND_TLS_VERIFY`/`_CA_FILE`), with its client certificate."""
-    verify = settings.tls_verify
-    if verify is False:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    else:
-        context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
-    certificate = _client_certificate(settings)
-    if certificate is not None:
-        cert_file, key_file, password = certificate
-        context.load_cert_chain(cert_file, key_file, password)
-    return context
-
-
-def _client_certificate(settings: Settings) -> tuple[str, str | None, bytes | None] | None:
-    """`OUTBOUND_TLS_CERT_FILE`, `_KEY_FILE` and the key's password, when the settings have them.
-
-    Read by name so that this check follows the client-certificate settings as they are
-    declared (docs/PROTOCOL.md §10 lists them); without them no certificate is presented.
-    """
-    cert_file = getattr(settings, "tls_cert_file", None)
-    if cert_file is None:
-        return None
-    key_file = getattr(settings, "tls_key_file", None)
-    password = getattr(settings, "tls_key_password", None)
-    revealed = getattr(password, "reveal", lambda: password)()
-    return (
-        str(cert_file),
-        None if key_file is None else str(key_file),
-        None if revealed is None else bytes(revealed),
-    )
+    """The relay's own TLS context: its trust settings and its client certificate, if any."""
+    return client_ssl_context(settings.tls_verify, settings.tls_client_certificate)
 
 
 def _handshake(writer: asyncio.StreamWriter, settings: Settings) -> str:
     version = writer.get_extra_info("ssl_object")
     protocol = version.version() if isinstance(version, ssl.SSLObject) else "TLS"
     trust = "certificate verified" if settings.tls_verify is not False else "NOT verified"
-    client = ", client certificate presented" if _client_certificate(settings) else ""
+    client = ", client certificate presented" if settings.tls_client_certificate else ""
     return f"{protocol}, {trust}{client}"
 
 
