@@ -19,6 +19,7 @@ from typing import Final, TypeVar
 from urllib.parse import urlsplit
 
 from signing._client_errors import OutboundConfigError, OutboundSignatureError
+from signing._profile import SIGNING_PROFILES
 from signing.signature import DEFAULT_ENDPOINT, MIN_SECRET_BYTES, is_valid_producer_id
 
 __all__ = ["OutboundConfig"]
@@ -39,6 +40,7 @@ _VARIABLES: Final = {
     "timeout_seconds": "OUTBOUND_TIMEOUT_SECONDS",
     "max_body_size": "OUTBOUND_MAX_BODY_SIZE",
     "ingest_path": "OUTBOUND_INGEST_PATH",
+    "signing_profile": "OUTBOUND_SIGNING_PROFILE",
 }
 
 
@@ -58,6 +60,7 @@ class OutboundConfig:
         timeout_seconds: the whole of one request, connect to last byte read; 5-300.
         max_body_size: the largest canonical body sent, in bytes; 1 KiB-10 MiB.
         ingest_path: the path signals are posted to (and the ENDPOINT that is signed).
+        signing_profile: `seed` (X-Signature) or `standard-webhooks` (`webhook-*` headers).
 
     Raises OutboundSignatureError for a secret or producer id that cannot sign, and
     OutboundConfigError for any other invalid value.
@@ -70,6 +73,7 @@ class OutboundConfig:
     timeout_seconds: float = 30.0
     max_body_size: int = 65536
     ingest_path: str = DEFAULT_ENDPOINT
+    signing_profile: str = "seed"
 
     def __post_init__(self) -> None:
         _check_secret(self.producer_secret)
@@ -87,13 +91,16 @@ class OutboundConfig:
         _check_range("max_body_size", self.max_body_size, MIN_BODY_SIZE, MAX_BODY_SIZE)
         if not isinstance(self.enabled, bool):
             raise OutboundConfigError(_setting("enabled"), "must be True or False")
+        if self.signing_profile not in SIGNING_PROFILES:
+            choices = ", ".join(SIGNING_PROFILES)
+            raise OutboundConfigError(_setting("signing_profile"), f"must be one of {choices}")
 
     def __repr__(self) -> str:
         return (
             f"OutboundConfig(producer_id={self.producer_id!r}, producer_secret='***',"
             f" server_base_url={self.server_base_url!r}, enabled={self.enabled!r},"
             f" timeout_seconds={self.timeout_seconds!r}, max_body_size={self.max_body_size!r},"
-            f" ingest_path={self.ingest_path!r})"
+            f" ingest_path={self.ingest_path!r}, signing_profile={self.signing_profile!r})"
         )
 
     __str__ = __repr__
@@ -110,7 +117,8 @@ class OutboundConfig:
         HMAC_PRODUCER_SECRET or HMAC_PRODUCER_SECRET_FILE (not both; the file's content is
         stripped of surrounding whitespace), PRODUCER_ID, OUTBOUND_SERVER_URL (required);
         HMAC_PRODUCER_ENABLED (true), OUTBOUND_INGEST_PATH (/api/v1/signals/ingest),
-        OUTBOUND_TIMEOUT_SECONDS (30), OUTBOUND_MAX_BODY_SIZE (65536). Blank counts as unset.
+        OUTBOUND_TIMEOUT_SECONDS (30), OUTBOUND_MAX_BODY_SIZE (65536), OUTBOUND_SIGNING_PROFILE
+        (seed). Blank counts as unset.
         """
         env = _Env(os.environ if environ is None else environ)
         return cls(
@@ -121,6 +129,7 @@ class OutboundConfig:
             timeout_seconds=env.number("timeout_seconds", 30.0, float),
             max_body_size=env.number("max_body_size", 65536, int),
             ingest_path=env.raw("ingest_path") or DEFAULT_ENDPOINT,
+            signing_profile=env.raw("signing_profile") or "seed",
         )
 
 

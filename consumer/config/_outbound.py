@@ -10,6 +10,8 @@ from consumer.config import _syntax as syntax
 from consumer.config._environment import EnvironmentSettings, Flag, Integer, Number, parse_flag
 from consumer.config._errors import refuse
 from consumer.config._secrets import FileVariant, Secret, ca_bundle
+from signing._profile import SigningProfile, build_signer
+from signing.errors import SigningInputError
 from signing.signature import MIN_SECRET_BYTES, is_valid_producer_id
 
 __all__ = ["OutboundVariables"]
@@ -88,3 +90,23 @@ class OutboundVariables(EnvironmentSettings):
         if value is False:
             raise refuse("cannot be false when OUTBOUND_TLS_CA_FILE is set")
         return str(ca_file)
+
+    signing_profile: SigningProfile = Field(
+        "seed",
+        validation_alias="OUTBOUND_SIGNING_PROFILE",
+        description="`seed` (X-Signature) or `standard-webhooks` (`webhook-*` headers; a"
+        " `whsec_` secret is base64 of the key)",
+    )
+
+    @field_validator("signing_profile")
+    @classmethod
+    def _secret_signs_in_profile(cls, value: SigningProfile, info: ValidationInfo) -> str:
+        """The secret gives a key in this profile (a `whsec_` one must be base64 of 16+ bytes)."""
+        secret = info.data.get("secret")
+        producer_id = info.data.get("producer_id")
+        if isinstance(secret, Secret) and isinstance(producer_id, str):
+            try:
+                build_signer(value, secret.reveal(), producer_id=producer_id)
+            except SigningInputError as exc:
+                raise refuse(f"HMAC_PRODUCER_SECRET cannot sign in this profile: {exc}") from None
+        return value
