@@ -32,6 +32,7 @@ from consumer.adapters._http import (
     redact_userinfo,
 )
 from consumer.adapters._kafka_options import kafka_client_options
+from consumer.adapters._secret_watch import SecretWatch, watch_secret
 from consumer.adapters._topic_check import MissingTopicError, missing_topics, require_topics
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "HttpClient",
     "HttpSender",
     "MissingTopicError",
+    "SecretWatch",
     "UndecodableRecord",
     "build_dead_letter_producer",
     "build_http_client",
@@ -62,4 +64,5 @@ __all__ = [
     "record_size",
     "redact_userinfo",
     "require_topics",
+    "watch_secret",
 ]
