@@ -11,7 +11,7 @@ from consumer.cli import main
 COMMANDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("run",): (),
     ("schema",): (),
-    ("receiver",): ("--host", "--port", "--path", "--secret-file"),
+    ("receiver",): ("--host", "--port", "--path", "--secret-file", "--capture"),
     ("publish",): ("FILE|-", "--topic", "--bootstrap", "--allow-invalid", "--max-size"),
     ("verify",): (
         "--secret-file",
@@ -24,6 +24,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, ...]] = {
         "--path",
         "--max-age",
         "--no-freshness",
+        "--profile",
     ),
     ("dlq",): ("replay",),
     ("dlq", "replay"): (
