@@ -216,3 +216,27 @@ async def test_hmac_client_signs_in_the_profile_too() -> None:
     assert response.status == "received"
     assert server.rejected == []
     assert len(server.accepted) == 1
+
+
+async def test_a_dry_run_signs_in_the_profile(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    """HMAC_PRODUCER_ENABLED=false with the profile: every record signed and logged, none sent."""
+    topic = await new_topic(1)
+    await publish(kafka_bootstrap, topic, keyed_signals(["A"], 3))
+    settings = relay_settings(
+        kafka_bootstrap,
+        topic,
+        "http://127.0.0.1:9",
+        HMAC_PRODUCER_SECRET=WHSEC,
+        HMAC_PRODUCER_ENABLED="false",
+        OUTBOUND_SIGNING_PROFILE="standard-webhooks",
+    )
+    async with running_relay(settings) as relay:
+        registry = relay.metrics.registry
+
+        def dry_runs() -> float | None:
+            return registry.get_sample_value("signal_relay_outcomes_total", {"outcome": "dry_run"})
+
+        await eventually(lambda: dry_runs() == 3, 60, "3 dry runs")
+    assert relay.crashed is None
