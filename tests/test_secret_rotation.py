@@ -21,7 +21,7 @@ from conftest import TopicFactory, eventually
 from log_capture import json_lines, rendered_logs
 from relay_harness import encode, keyed_signals, publish, relay_env, running_relay, signal
 
-from consumer.adapters import watch_secret
+from consumer.adapters import SecretWatch, watch_secret
 from consumer.config import Settings, load_settings
 from consumer.ops import Alerts
 from signing import verify_signature
@@ -205,3 +205,22 @@ def test_an_empty_file_is_refused_like_a_short_one(tmp_path: Path, content: byte
     volume.write(content)
     assert watch.refresh() is False
     assert watch.current() == OLD
+
+
+def test_the_file_is_looked_at_once_a_poll_interval(tmp_path: Path) -> None:
+    """Between polls the old secret is served without a stat; the first call after one swaps."""
+    volume = SecretVolume(tmp_path, OLD)
+    now = [100.0]
+    watch = SecretWatch(
+        str(volume.path),
+        OLD,
+        check=lambda secret: None,
+        on_refused=lambda problem: None,
+        poll_seconds=1.0,
+        clock=lambda: now[0],
+    )
+    volume.write(NEW)
+    now[0] += 0.5
+    assert watch.current() == OLD
+    now[0] += 0.5
+    assert watch.current() == NEW
