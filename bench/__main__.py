@@ -5,6 +5,7 @@ httpx); then, with a local broker and the reference receiver in processes of the
 relay against the naive baseline and the aiohttp ceiling at 0 ms and 20 ms receiver latency; a
 sweep of RELAY_MAX_IN_FLIGHT and of the HTTP transport; peak memory through an outage with a
 large backlog; and duplicates after a SIGKILL. `--quick` runs every step at smoke-test sizes.
+Last, the CPU per signed request of the relay's sender and of `HmacClient` (`client_cost.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.backlog import load_backlog
+from bench.client_cost import measure_client_cost, render_client_cost, with_client_cost
 from bench.crash import measure_crash
 from bench.end_to_end import (
     CeilingRun,
@@ -97,11 +99,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs = Path(tempfile.mkdtemp(prefix="signal-relay-bench-"))
     try:
         results = asyncio.run(_measure(QUICK if args.quick else FULL, args.quick, logs))
+        sizes = QUICK if args.quick else FULL
+        costs = asyncio.run(measure_client_cost(logs, sizes.http_requests))
     except Exception as exc:
         print(f"bench: failed: {type(exc).__name__}: {exc} (child logs in {logs})", file=sys.stderr)
         return 1
     shutil.rmtree(logs, ignore_errors=True)
-    markdown = render_markdown(results)
+    markdown = with_client_cost(render_markdown(results), render_client_cost(costs))
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "RESULTS.md").write_text(markdown)
     write_chart(results, args.output / "throughput.png")

@@ -23,7 +23,9 @@ from signing._client_errors import (
     OutboundTransportError,
 )
 from signing._outbound_config import OutboundConfig
+from signing._profile import SIGNING_PROFILES, Signer, SigningProfile, WebhookSigner, build_signer
 from signing._tls import ClientCertificate, ClientCertificateError, client_ssl_context
+from signing._webhooks import webhook_key
 from signing.canonical import (
     SIGNAL_ID_NAMESPACE,
     CanonicalSignal,
@@ -48,12 +50,13 @@ from signing.errors import (
 from signing.headers import signed_headers
 from signing.replay import InMemoryReplayCache, ReplayCache
 from signing.signature import build_signature, canonical_request, verify_signature
-from signing.signer import RequestSigner
+from signing.signer import RequestSigner, SecretProvider
 from signing.timestamps import format_epoch, format_timestamp, now_timestamp, parse_timestamp
 from signing.verifier import SignatureVerifier, VerifiedRequest
 
 __all__ = [
     "SIGNAL_ID_NAMESPACE",
+    "SIGNING_PROFILES",
     "CanonicalSignal",
     "ClientCertificate",
     "ClientCertificateError",
@@ -82,14 +85,19 @@ __all__ = [
     "ReplayCache",
     "ReplayedSignatureError",
     "RequestSigner",
+    "SecretProvider",
     "SignatureMismatchError",
     "SignatureVerifier",
+    "Signer",
     "SigningError",
     "SigningInputError",
+    "SigningProfile",
     "StaleTimestampError",
     "VerificationError",
     "VerifiedRequest",
+    "WebhookSigner",
     "build_signature",
+    "build_signer",
     "canonical_body",
     "canonical_request",
     "client_ssl_context",
@@ -100,4 +108,5 @@ __all__ = [
     "parse_timestamp",
     "signed_headers",
     "verify_signature",
+    "webhook_key",
 ]

@@ -43,10 +43,10 @@ from signing._client_errors import (
 )
 from signing._client_outcome import answer_response
 from signing._outbound_config import OutboundConfig
+from signing._profile import build_signer
 from signing._tls import handshake_refusal, tls_refusal
 from signing.canonical import CanonicalSignal, canonical_body
 from signing.errors import SigningInputError
-from signing.signer import RequestSigner
 
 __all__ = ["HmacClient"]
 
@@ -89,7 +89,8 @@ class HmacClient:
         if not isinstance(config, OutboundConfig):
             raise TypeError(f"config must be an OutboundConfig, not {type(config).__name__}")
         try:
-            self._signer = RequestSigner(
+            self._signer = build_signer(
+                config.signing_profile,
                 config.producer_secret,
                 producer_id=config.producer_id,
                 endpoint=config.ingest_path,

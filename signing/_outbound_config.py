@@ -20,6 +20,7 @@ from typing import Final, TypeVar
 from urllib.parse import urlsplit
 
 from signing._client_errors import OutboundConfigError, OutboundSignatureError
+from signing._profile import SIGNING_PROFILES
 from signing._tls import ClientCertificate, ClientCertificateError, client_ssl_context
 from signing.signature import DEFAULT_ENDPOINT, MIN_SECRET_BYTES, is_valid_producer_id
 
@@ -46,6 +47,7 @@ _VARIABLES: Final = {
     "tls_cert_file": "OUTBOUND_TLS_CERT_FILE",
     "tls_key_file": "OUTBOUND_TLS_KEY_FILE",
     "tls_key_password": "OUTBOUND_TLS_KEY_PASSWORD_FILE",
+    "signing_profile": "OUTBOUND_SIGNING_PROFILE",
 }
 # The field to fix for each part of a client certificate that does not load.
 _CERTIFICATE_PARTS: Final = {"cert": "tls_cert_file", "key": "tls_key_file"}
@@ -72,6 +74,7 @@ class OutboundConfig:
         tls_cert_file: PEM client certificate presented to the server (mutual TLS).
         tls_key_file: its private key, unless `tls_cert_file` holds it.
         tls_key_password: the password of an encrypted key; never shown.
+        signing_profile: `seed` (X-Signature) or `standard-webhooks` (`webhook-*` headers).
 
     Raises OutboundSignatureError for a secret or producer id that cannot sign, and
     OutboundConfigError for any other invalid value.
@@ -89,6 +92,7 @@ class OutboundConfig:
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     tls_key_password: str | bytes | None = None
+    signing_profile: str = "seed"
 
     def __post_init__(self) -> None:
         _check_secret(self.producer_secret)
@@ -107,6 +111,9 @@ class OutboundConfig:
         if not isinstance(self.enabled, bool):
             raise OutboundConfigError(_setting("enabled"), "must be True or False")
         self.ssl_context()  # refuses a CA bundle or client certificate that does not load
+        if self.signing_profile not in SIGNING_PROFILES:
+            choices = ", ".join(SIGNING_PROFILES)
+            raise OutboundConfigError(_setting("signing_profile"), f"must be one of {choices}")
 
     def __repr__(self) -> str:
         password = None if self.tls_key_password is None else "***"
@@ -116,7 +123,8 @@ class OutboundConfig:
             f" timeout_seconds={self.timeout_seconds!r}, max_body_size={self.max_body_size!r},"
             f" ingest_path={self.ingest_path!r}, tls_verify={self.tls_verify!r},"
             f" tls_ca_file={self.tls_ca_file!r}, tls_cert_file={self.tls_cert_file!r},"
-            f" tls_key_file={self.tls_key_file!r}, tls_key_password={password!r})"
+            f" tls_key_file={self.tls_key_file!r}, tls_key_password={password!r},"
+            f" signing_profile={self.signing_profile!r})"
         )
 
     __str__ = __repr__
@@ -159,8 +167,8 @@ class OutboundConfig:
         HMAC_PRODUCER_ENABLED (true), OUTBOUND_INGEST_PATH (/api/v1/signals/ingest),
         OUTBOUND_TIMEOUT_SECONDS (30), OUTBOUND_MAX_BODY_SIZE (65536), OUTBOUND_TLS_VERIFY
         (true), OUTBOUND_TLS_CA_FILE, OUTBOUND_TLS_CERT_FILE, OUTBOUND_TLS_KEY_FILE,
-        OUTBOUND_TLS_KEY_PASSWORD_FILE (the file's first line is the password). Blank counts as
-        unset.
+        OUTBOUND_TLS_KEY_PASSWORD_FILE (the file's first line is the password),
+        OUTBOUND_SIGNING_PROFILE (seed). Blank counts as unset.
         """
         env = _Env(os.environ if environ is None else environ)
         return cls(
@@ -176,6 +184,7 @@ class OutboundConfig:
             tls_cert_file=env.raw("tls_cert_file"),
             tls_key_file=env.raw("tls_key_file"),
             tls_key_password=_key_password_from_env(env),
+            signing_profile=env.raw("signing_profile") or "seed",
         )
 
 

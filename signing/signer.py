@@ -5,6 +5,10 @@ function anyone may call with anything. A relay signs every attempt with the sam
 producer id, method and endpoint, and with a timestamp it wrote itself: `RequestSigner` checks
 those once and leaves each call with the hashing. Its output is byte for byte what
 `signed_headers` gives for the same inputs (tests/test_request_signer.py).
+
+The secret may instead be a `SecretProvider`, asked on every request: a secret rotated on disk
+(`consumer.adapters._secret_watch`) signs from the next request on. A provider hands out only
+secrets it has checked; the key is derived again only when the provider's bytes change.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
+from typing import Protocol, cast
 
 from signing.errors import SigningInputError
 from signing.headers import check_signal_id, header_set
@@ -24,9 +30,54 @@ from signing.signature import (
 )
 from signing.timestamps import format_epoch, parse_timestamp
 
-__all__ = ["RequestSigner"]
+__all__ = ["CurrentKey", "RequestSigner", "SecretProvider"]
 
 _PROBE_TIMESTAMP = "2000-01-01T00:00:00.000Z"
+
+
+class SecretProvider(Protocol):
+    """Where the current signing secret comes from, asked once per signed request."""
+
+    def current(self) -> bytes:
+        """The secret to sign with now (already checked by the provider); cheap to call."""
+        ...
+
+
+class CurrentKey:
+    """The HMAC key of a fixed secret, or of a provider's current secret, derived once per change.
+
+    `derive` turns a secret into its key (`encode_secret` for the seed profile, `webhook_key`
+    for Standard Webhooks) and raises SigningInputError for one that cannot sign; the first
+    secret is derived at construction, so a bad one fails there.
+    """
+
+    __slots__ = ("_derive", "_key", "_provider", "_raw")
+
+    def __init__(
+        self, secret: str | bytes | SecretProvider, derive: Callable[[str | bytes], bytes]
+    ) -> None:
+        self._provider: SecretProvider | None = None
+        raw: str | bytes
+        if isinstance(secret, str | bytes):
+            raw = secret
+        elif callable(getattr(secret, "current", None)):
+            self._provider = secret
+            raw = secret.current()
+        else:
+            raw = cast("str | bytes", secret)  # not a secret: `derive` raises SigningInputError
+        self._derive = derive
+        self._raw = raw
+        self._key = derive(raw)
+
+    def get(self) -> bytes:
+        """The key to sign with now."""
+        provider = self._provider
+        if provider is not None:
+            raw = provider.current()
+            if raw is not self._raw:
+                self._key = self._derive(raw)
+                self._raw = raw
+        return self._key
 
 
 class RequestSigner:
@@ -40,15 +91,17 @@ class RequestSigner:
 
     def __init__(
         self,
-        secret: str | bytes,
+        secret: str | bytes | SecretProvider,
         *,
         producer_id: str,
         endpoint: str = DEFAULT_ENDPOINT,
         method: str = DEFAULT_METHOD,
     ) -> None:
-        key = encode_secret(secret)
+        key = CurrentKey(secret, encode_secret)
         # One probe signature runs every check build_signature makes on the fixed inputs.
-        build_signature(key, b"", _PROBE_TIMESTAMP, producer_id, method=method, endpoint=endpoint)
+        build_signature(
+            key.get(), b"", _PROBE_TIMESTAMP, producer_id, method=method, endpoint=endpoint
+        )
         probe = canonical_request(method, endpoint, _PROBE_TIMESTAMP, producer_id, b"")
         head, _, tail = probe.partition(_PROBE_TIMESTAMP.encode())
         self._key = key
@@ -84,4 +137,4 @@ class RequestSigner:
     def _sign(self, body: bytes, timestamp: str) -> str:
         body_digest = base64.b64encode(hashlib.sha256(body).digest())
         message = self._prefix + timestamp.encode("ascii") + self._suffix + body_digest
-        return base64.b64encode(hmac.digest(self._key, message, "sha256")).decode("ascii")
+        return base64.b64encode(hmac.digest(self._key.get(), message, "sha256")).decode("ascii")

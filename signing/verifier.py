@@ -1,14 +1,25 @@
-"""Server-side verification of a signed ingest request (docs/PROTOCOL.md §6)."""
+"""Server-side verification of a signed ingest request (docs/PROTOCOL.md §6).
+
+Both signing profiles are accepted: a request carrying `webhook-signature` and no X-Signature is
+checked as Standard Webhooks (`signing._webhooks`), with the same active secrets, freshness
+window, idempotency binding (`webhook-id` is the key) and replay cache; any other as the seed's.
+"""
 
 import hmac
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import orjson
 
+from signing._webhooks import (
+    WEBHOOK_SIGNATURE_HEADER,
+    WebhookHeaders,
+    webhook_key,
+    webhook_signature,
+)
 from signing.errors import (
     DuplicateHeaderError,
     FutureTimestampError,
@@ -48,11 +59,12 @@ class VerifiedRequest:
     """What a request that passed every check proves.
 
     Attributes:
-        producer_id: X-Producer-Id, authenticated by the signature.
-        timestamp: X-Timestamp exactly as sent.
+        producer_id: X-Producer-Id, authenticated by the signature; empty for a Standard
+            Webhooks request, which names no producer.
+        timestamp: X-Timestamp (or `webhook-timestamp`) exactly as sent.
         signed_at: that timestamp as an aware UTC datetime.
         signal_id: the body's `signal_id`.
-        idempotency_key: X-Idempotency-Key, equal to `signal_id`.
+        idempotency_key: X-Idempotency-Key (or `webhook-id`), equal to `signal_id`.
     """
 
     producer_id: str
@@ -72,7 +84,7 @@ class SignatureVerifier:
     before inside the window. Only a request that passed everything is recorded against replay.
     """
 
-    __slots__ = ("_clock", "_max_age", "_max_future", "_replay_cache", "_secrets")
+    __slots__ = ("_clock", "_max_age", "_max_future", "_replay_cache", "_secrets", "_webhook_keys")
 
     def __init__(
         self,
@@ -88,6 +100,7 @@ class SignatureVerifier:
         if not (math.isfinite(max_future_seconds) and max_future_seconds >= 0):
             raise SigningInputError(f"max_future_seconds must be >= 0; got {max_future_seconds}")
         self._secrets = _encode_secrets(secrets)
+        self._webhook_keys = _webhook_keys(secrets)
         self._max_age = float(max_age_seconds)
         self._max_future = float(max_future_seconds)
         self._clock = clock
@@ -103,7 +116,7 @@ class SignatureVerifier:
 
     def set_secrets(self, secrets: Sequence[str | bytes]) -> None:
         """Replace the active secrets (rotation); requests in flight use one set or the other."""
-        self._secrets = _encode_secrets(secrets)
+        self._secrets, self._webhook_keys = _encode_secrets(secrets), _webhook_keys(secrets)
 
     def verify(
         self, *, method: str, path: str, headers: Mapping[str, str], body: bytes
@@ -112,6 +125,8 @@ class SignatureVerifier:
 
         Header names are matched in any letter case. Raises a VerificationError subclass.
         """
+        if _is_webhook(headers):
+            return self._verify_webhook(WebhookHeaders.read(headers), body)
         found = _required_headers(headers)
         producer_id = found[PRODUCER_ID_HEADER]
         timestamp = found[TIMESTAMP_HEADER]
@@ -130,6 +145,24 @@ class SignatureVerifier:
         ):
             raise ReplayedSignatureError("this signature was already accepted inside the window")
         return VerifiedRequest(producer_id, timestamp, signed_at, signal_id, idempotency_key)
+
+    def _verify_webhook(self, sent: WebhookHeaders, body: bytes) -> VerifiedRequest:
+        """The Standard Webhooks checks, in the seed's order: fresh, signed, bound, not replayed."""
+        now = self._clock()
+        self._check_fresh(sent.epoch, now)
+        matched: bytes | None = None
+        for key in self._webhook_keys:
+            expected = webhook_signature(key, sent.message_id, sent.timestamp, body)
+            for provided in sent.signatures:
+                if hmac.compare_digest(expected, provided):
+                    matched = provided
+        if matched is None:
+            raise SignatureMismatchError(f"{WEBHOOK_SIGNATURE_HEADER} matches no active secret")
+        signal_id = _bound_signal_id(body, sent.message_id)
+        if not self._replay_cache.remember(matched, expires_at=sent.epoch + self._max_age, now=now):
+            raise ReplayedSignatureError("this signature was already accepted inside the window")
+        signed_at = datetime.fromtimestamp(sent.epoch, UTC)
+        return VerifiedRequest("", sent.timestamp, signed_at, signal_id, sent.message_id)
 
     def _check_fresh(self, signed_epoch: float, now: float) -> None:
         age = now - signed_epoch
@@ -171,6 +204,23 @@ def _encode_secrets(secrets: Sequence[str | bytes]) -> tuple[bytes, ...]:
     if not encoded:
         raise SigningInputError("at least one secret is required")
     return tuple(encoded)
+
+
+def _webhook_keys(secrets: Sequence[str | bytes]) -> tuple[bytes, ...]:
+    """The Standard Webhooks keys of the secrets that give one (`webhook_key`)."""
+    keys = []
+    for secret in secrets:
+        try:
+            keys.append(webhook_key(secret))
+        except SigningInputError:
+            continue  # such a secret cannot have signed a Standard Webhooks request either
+    return tuple(keys)
+
+
+def _is_webhook(headers: Mapping[str, str]) -> bool:
+    """A request signed by the Standard Webhooks profile: `webhook-signature`, no X-Signature."""
+    names = {key.lower() for key in headers if isinstance(key, str) and key.isascii()}
+    return WEBHOOK_SIGNATURE_HEADER in names and SIGNATURE_HEADER.lower() not in names
 
 
 def _required_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -12,7 +12,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("run",): (),
     ("check",): ("--timeout",),
     ("schema",): (),
-    ("receiver",): ("--host", "--port", "--path", "--secret-file"),
+    ("receiver",): ("--host", "--port", "--path", "--secret-file", "--capture"),
     ("publish",): ("FILE|-", "--topic", "--bootstrap", "--allow-invalid", "--max-size"),
     ("verify",): (
         "--secret-file",
@@ -25,6 +25,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, ...]] = {
         "--path",
         "--max-age",
         "--no-freshness",
+        "--profile",
     ),
     ("dlq",): ("replay",),
     ("dlq", "replay"): (

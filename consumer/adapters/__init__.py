@@ -33,6 +33,7 @@ from consumer.adapters._http import (
 )
 from consumer.adapters._kafka_options import kafka_client_options, kafka_tls_refusal
 from consumer.adapters._request_rate import rate_limiter
+from consumer.adapters._secret_watch import SecretWatch, watch_secret
 from consumer.adapters._topic_check import (
     MissingTopicError,
     missing_topics,
@@ -55,6 +56,7 @@ __all__ = [
     "HttpClient",
     "HttpSender",
     "MissingTopicError",
+    "SecretWatch",
     "UndecodableRecord",
     "build_dead_letter_producer",
     "build_http_client",
@@ -71,4 +73,5 @@ __all__ = [
     "redact_userinfo",
     "require_topics",
     "topic_partitions",
+    "watch_secret",
 ]

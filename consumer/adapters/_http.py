@@ -12,8 +12,9 @@ Whatever the server sends, an answer costs bounded memory, on both transports:
   decompression), for at most `_BODY_READ_SECONDS`; a longer, slower or endless body closes
   its connection instead of being drained, and the status stands (a body that breaks off
   before its end is a transport error, retried);
-- of the response headers only `Retry-After` is kept (the client's own parser bounds line
-  sizes; an over-long header is a transport error, retried like a dropped connection).
+- of the response headers only `Retry-After` and `Idempotent-Replayed` are kept (the client's
+  own parser bounds line sizes; an over-long header is a transport error, retried like a
+  dropped connection).
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ from consumer.adapters._proxy import proxy_for
 from consumer.adapters._request_rate import rate_limiter
 from consumer.config import Settings
 from consumer.ops._metrics import RelayMetrics
+from signing._profile import build_signer
 from signing._tls import client_ssl_context, handshake_refusal, tls_refusal
 from signing.canonical import CanonicalSignal
-from signing.signer import RequestSigner
+from signing.signer import SecretProvider
 
 __all__ = [
     "AttemptResult",
@@ -58,6 +60,8 @@ _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@")
 _USER_AGENT = f"signal-relay/{__version__}"
 # What "no response arrived" looks like from either client: connect/read errors, timeouts.
 _TRANSPORT_ERRORS = (httpx.HTTPError, aiohttp.ClientError, TimeoutError, OSError)
+# What `classify` reads: a wait asked for, and a 201 that replays an earlier acceptance.
+_KEPT_HEADERS = ("retry-after", "idempotent-replayed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +94,8 @@ class HttpAnswer:
 
     Attributes:
         status: the HTTP status.
-        headers: the response headers the relay uses (`retry-after`), lower-cased names.
+        headers: the response headers the relay uses (`retry-after`, `idempotent-replayed`),
+            lower-cased names.
         body: the response text cut to 1 KiB; empty for a 201, which nobody reads.
     """
 
@@ -142,7 +147,7 @@ class _AiohttpClient:
             raw, complete = await _read_bounded(response.content)
             if not complete:
                 response.close()
-            return _answer(response.status, response.headers.get("retry-after"), raw)
+            return _answer(response.status, response.headers, raw)
 
     async def aclose(self) -> None:
         await self._session.close()
@@ -180,7 +185,7 @@ class _HttpxClient:
         finally:
             # Closing a response that was not read to its end closes its connection.
             await response.aclose()
-        return _answer(response.status_code, response.headers.get("retry-after"), bytes(raw))
+        return _answer(response.status_code, response.headers, bytes(raw))
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -207,9 +212,13 @@ async def _read_bounded(content: aiohttp.StreamReader) -> tuple[bytes, bool]:
     return bytes(raw), False
 
 
-def _answer(status: int, retry_after: str | None, raw: bytes) -> HttpAnswer:
+def _answer(status: int, received: Mapping[str, str], raw: bytes) -> HttpAnswer:
     text = "" if status == 201 else raw[:_MAX_BODY_EXCERPT].decode("utf-8", "replace")
-    headers = {} if retry_after is None else {"retry-after": retry_after[:_MAX_BODY_EXCERPT]}
+    headers = {
+        name: value[:_MAX_BODY_EXCERPT]
+        for name in _KEPT_HEADERS
+        if (value := received.get(name)) is not None
+    }
     return HttpAnswer(status, headers, text)
 
 
@@ -232,11 +241,14 @@ class HttpSender:
         metrics: RelayMetrics,
         *,
         clock: Callable[[], float] = time.time,
+        secret: SecretProvider | None = None,
     ) -> None:
         self._client = client
         self._url = settings.ingest_url
-        self._signer = RequestSigner(
-            settings.secret.reveal(),
+        # `secret`: a rotating secret (`_secret_watch`), asked on every attempt.
+        self._signer = build_signer(
+            settings.signing_profile,
+            settings.secret.reveal() if secret is None else secret,
             producer_id=settings.producer_id,
             endpoint=settings.ingest_path,
         )

@@ -24,6 +24,7 @@ def add_receiver(sub: Any) -> None:
         "in HMAC_PRODUCER_SECRET (or HMAC_PRODUCER_SECRET_FILE) or the --secret-file files "
         "(several = rotation). Needs the 'receiver' extra. A port in use is one line, exit 2.",
         examples="  signal-relay receiver --port 8080 --secret-file ./secret\n"
+        "  signal-relay receiver --secret-file ./secret --capture ./captured\n"
         "  HMAC_PRODUCER_SECRET=... signal-relay receiver --host 0.0.0.0\n",
         extra="receiver",
     )
@@ -33,18 +34,30 @@ def add_receiver(sub: Any) -> None:
     receiver.add_argument(
         "--secret-file", action="append", default=[], help="file holding an active secret"
     )
+    receiver.add_argument(
+        "--capture",
+        metavar="DIR",
+        help="write each request to DIR as NNNNNN.body + NNNNNN.args"
+        " (check one: signal-relay verify @DIR/NNNNNN.args --secret-file ...)",
+    )
 
 
 def _receiver(args: argparse.Namespace) -> int:
+    from consumer.ops._logs import configure_logging  # noqa: PLC0415
     from signing.receiver.config import ReceiverConfig  # noqa: PLC0415
     from signing.receiver.errors import InvalidReceiverConfigError  # noqa: PLC0415
     from signing.receiver.serve import run_receiver  # noqa: PLC0415
 
     try:
-        config = ReceiverConfig(secrets=tuple(secrets(args.secret_file)), ingest_path=args.path)
+        config = ReceiverConfig(
+            secrets=tuple(secrets(args.secret_file)),
+            ingest_path=args.path,
+            capture_dir=args.capture,
+        )
     except InvalidReceiverConfigError as exc:
         raise UsageError(str(exc)) from exc
     _refuse_port_in_use(args.host, args.port)
+    configure_logging("INFO", "json")
     run_receiver(config, host=args.host, port=args.port)
     return EXIT_OK
 

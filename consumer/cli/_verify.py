@@ -26,14 +26,23 @@ def add_verify(sub: Any) -> None:
         examples="  signal-relay verify --secret-file ./secret --body body.json \\\n"
         "      --timestamp 2026-11-28T03:00:00.123Z --producer-id desk-1 \\\n"
         "      --signature 'q1w2...=' --idempotency-key 6f1c...\n"
-        "  cat body.json | signal-relay verify --body - --no-freshness ...  # old capture\n",
+        "  cat body.json | signal-relay verify --body - --no-freshness ...  # old capture\n"
+        "  signal-relay verify @capture/000001.args --secret-file ./secret  # receiver --capture\n",
     )
+    verify.fromfile_prefix_chars = "@"  # `@FILE`: arguments one per line, as --capture writes
     verify.add_argument(
         "--secret-file", action="append", default=[], help="file holding an active secret"
     )
     verify.add_argument("--body", required=True, metavar="FILE|-", help="the exact body bytes")
     verify.add_argument("--timestamp", required=True, help="X-Timestamp as sent")
-    verify.add_argument("--producer-id", required=True, help="X-Producer-Id as sent")
+    verify.add_argument("--producer-id", help="X-Producer-Id as sent (seed profile: required)")
+    verify.add_argument(
+        "--profile",
+        choices=("seed", "standard-webhooks"),
+        default="seed",
+        help="signing profile; standard-webhooks: --timestamp, --signature, --idempotency-key"
+        " are webhook-timestamp, webhook-signature, webhook-id",
+    )
     verify.add_argument("--signature", required=True, help="X-Signature as sent")
     verify.add_argument(
         "--idempotency-key",
@@ -70,14 +79,17 @@ def _verify(args: argparse.Namespace) -> int:
     from consumer.tools._offline_verify import CapturedRequest, check_capture  # noqa: PLC0415
     from signing.errors import SigningInputError  # noqa: PLC0415
 
+    if args.producer_id is None and args.profile == "seed":
+        raise UsageError("verify: --producer-id is required (seed profile)")
     request = CapturedRequest(
         method=args.method,
         path=args.path,
         body=read_input(args.body),
         timestamp=args.timestamp,
-        producer_id=args.producer_id,
+        producer_id=args.producer_id or "",
         signature=args.signature,
         idempotency_key=args.idempotency_key,
+        profile=args.profile,
     )
     try:
         verdict = check_capture(

@@ -11,7 +11,9 @@ from consumer.config._environment import EnvironmentSettings, Flag, Integer, Num
 from consumer.config._errors import refuse
 from consumer.config._secrets import FileVariant, Secret, ca_bundle
 from consumer.config._tls_files import key_password, readable_file
+from signing._profile import SigningProfile, build_signer
 from signing._tls import ClientCertificate, ClientCertificateError, client_ssl_context
+from signing.errors import SigningInputError
 from signing.signature import MIN_SECRET_BYTES, is_valid_producer_id
 
 __all__ = ["OutboundVariables"]
@@ -143,3 +145,23 @@ class OutboundVariables(EnvironmentSettings):
             return None
         password = None if self.tls_key_password is None else self.tls_key_password.reveal()
         return ClientCertificate(self.tls_cert_file, self.tls_key_file, password)
+
+    signing_profile: SigningProfile = Field(
+        "seed",
+        validation_alias="OUTBOUND_SIGNING_PROFILE",
+        description="`seed` (X-Signature) or `standard-webhooks` (`webhook-*` headers; a"
+        " `whsec_` secret is base64 of the key)",
+    )
+
+    @field_validator("signing_profile")
+    @classmethod
+    def _secret_signs_in_profile(cls, value: SigningProfile, info: ValidationInfo) -> str:
+        """The secret gives a key in this profile (a `whsec_` one must be base64 of 16+ bytes)."""
+        secret = info.data.get("secret")
+        producer_id = info.data.get("producer_id")
+        if isinstance(secret, Secret) and isinstance(producer_id, str):
+            try:
+                build_signer(value, secret.reveal(), producer_id=producer_id)
+            except SigningInputError as exc:
+                raise refuse(f"HMAC_PRODUCER_SECRET cannot sign in this profile: {exc}") from None
+        return value

@@ -32,12 +32,16 @@ MAX_CA_FILE_BYTES = 16 * 1024 * 1024
 
 
 class Secret:
-    """Bytes that never show themselves: repr and str are redacted."""
+    """Bytes that never show themselves: repr and str are redacted.
 
-    __slots__ = ("_value",)
+    `path` is the file it was read from (`NAME_FILE`), which the relay watches for rotation.
+    """
 
-    def __init__(self, value: bytes) -> None:
+    __slots__ = ("_value", "path")
+
+    def __init__(self, value: bytes, path: str | None = None) -> None:
         self._value = value
+        self.path = path
 
     def reveal(self) -> bytes:
         """The secret bytes, for the one place that signs with them."""
@@ -62,10 +66,12 @@ class SecretInput:
     Attributes:
         value: the bytes (a file's content is stripped of surrounding whitespace).
         source: the variable it came from, `NAME` or `NAME_FILE`.
+        path: the file it was read from, for `NAME_FILE`.
     """
 
     value: bytes
     source: str
+    path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +104,7 @@ class FileVariant:
             return value
         if len(value.value) < self.min_bytes:
             raise refuse(f"must be at least {self.min_bytes} bytes", value.source)
-        return Secret(value.value)
+        return Secret(value.value, value.path)
 
 
 def secret_input(environ: Mapping[str, str], name: str) -> SecretInput | Refusal | None:
@@ -115,7 +121,7 @@ def secret_input(environ: Mapping[str, str], name: str) -> SecretInput | Refusal
         content = read_secret_file(file_name, path)
     except ConfigError as exc:
         return Refusal(exc.variable, exc.problem)
-    return SecretInput(content.strip(), file_name)
+    return SecretInput(content.strip(), file_name, path)
 
 
 def read_secret_file(variable: str, path: str) -> bytes:

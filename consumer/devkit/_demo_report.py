@@ -20,7 +20,7 @@ class RelayCounters:
     """The relay's own counts, read from its metrics registry.
 
     Attributes:
-        delivered: 201 answers (first acceptances and idempotent replays).
+        delivered: first acceptances (a 201 with `Idempotent-Replayed: true` is a duplicate).
         retries: attempts that were retried.
         dead_lettered: DLQ writes by reason.
         latency_buckets: (upper bound in seconds, cumulative count) of consume-to-201.

@@ -26,8 +26,8 @@ class Alert:
     """One alert for the operator.
 
     Attributes:
-        kind: what happened: `systemic_failure`, `systemic_resolved`, `key_failing` or
-            `dlq_stalled`.
+        kind: what happened: `systemic_failure`, `systemic_resolved`, `key_failing`,
+            `dlq_stalled` or `secret_refused`.
         key: what it is about within its kind; rate limits apply per (kind, key).
         summary: one line for a human.
         severity: `critical`, `warning` or `info`.

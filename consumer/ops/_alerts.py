@@ -2,7 +2,8 @@
 a dead-letter queue that stalls, and recovery.
 
 The relay calls the hooks: `Alerts.systemic_changed` (from the systemic gate),
-`Alerts.record_failing` (from a record's retry path) and `Alerts.dead_letters_stalled`. A hook
+`Alerts.record_failing` (from a record's retry path), `Alerts.dead_letters_stalled` and
+`Alerts.secret_refused` (from the secret file's watch). A hook
 decides at once whether an alert is due (threshold, rate limit) and queues it; a background task
 sends queued alerts to every sink (`consumer.ops._alert_sinks`). Sending therefore never delays a
 delivery: a full queue drops the alert, a failing sink is logged, and neither ever raises into
@@ -216,6 +217,18 @@ class Alerts:
             f"dead letters to {topic} have failed {attempt} attempts: {error}",
             "critical",
             {"dlq_topic": topic, "attempts": attempt, "last_error": error},
+        )
+
+    def secret_refused(self, variable: str, problem: str) -> None:
+        """A rotated signing secret was refused: the relay keeps signing with the old one."""
+        if not self._sinks:
+            return
+        self._raise(
+            "secret_refused",
+            variable,
+            f"the new secret in {variable} was refused ({problem}); signing with the old one",
+            "critical",
+            {"variable": variable, "problem": problem, "action": "fix the secret file"},
         )
 
     # -- deciding and sending -------------------------------------------------------------

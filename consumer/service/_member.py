@@ -32,6 +32,7 @@ from consumer.adapters._dead_letter import (
 from consumer.adapters._fetch_guard import FetchGuard
 from consumer.adapters._http import HttpSender, build_http_client
 from consumer.adapters._kafka_options import kafka_client_options, kafka_tls_refusal
+from consumer.adapters._secret_watch import watch_secret
 from consumer.adapters._topic_check import require_topics
 from consumer.config import Settings
 from consumer.ops._alerts import Alerts
@@ -160,7 +161,7 @@ class Relay:
             )
         )
         return RecordFlow(
-            sender=HttpSender(s, self._http, self.metrics),
+            sender=HttpSender(s, self._http, self.metrics, secret=watch_secret(s, self.alerts)),
             dead_letters=writer,
             gate=self.gate,
             policy=policy,

@@ -29,7 +29,8 @@ class Outcome(enum.Enum):
     DELIVERED = "delivered"
     """201: final; the offset may be committed."""
     DUPLICATE = "duplicate"
-    """409: the server already has it; final, counted apart."""
+    """409, or a 201 with `Idempotent-Replayed: true`: the server already has it; final,
+    counted apart."""
     RETRY = "retry"
     """Transient (408/425/429/5xx, transport error, timeout): try again later, commit nothing."""
     SYSTEMIC = "systemic"
@@ -49,7 +50,8 @@ class Final(enum.Enum):
     DELIVERED = "delivered"
     """The server answered 201: the signal is accepted."""
     DUPLICATE = "duplicate"
-    """The server answered 409: it already had the signal (an earlier attempt delivered it)."""
+    """The server answered 409, or 201 with `Idempotent-Replayed: true`: it already had the
+    signal (an earlier attempt delivered it)."""
     DEAD_LETTERED = "dead_lettered"
     """The record is in the DLQ, acknowledged (acks=all): invalid, undecodable, a terminal answer,
     or out of attempts."""
@@ -75,6 +77,13 @@ class Decision:
 
 
 _TRANSPORT_FAILURE = Decision(Outcome.RETRY)
+_DELIVERED = Decision(Outcome.DELIVERED)
+_REPLAYED = Decision(Outcome.DUPLICATE)
+
+
+def _is_replay(headers: Mapping[str, str] | None) -> bool:
+    """A 201 that answers an idempotency key the server had already accepted."""
+    return headers is not None and headers.get("idempotent-replayed", "").strip().lower() == "true"
 
 
 def classify(
@@ -90,7 +99,7 @@ def classify(
     if status is None:
         return _TRANSPORT_FAILURE
     if status == 201:
-        return Decision(Outcome.DELIVERED)
+        return _REPLAYED if _is_replay(headers) else _DELIVERED
     if status == 409:
         return Decision(Outcome.DUPLICATE)
     if 200 <= status < 300:

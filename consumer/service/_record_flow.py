@@ -161,10 +161,12 @@ class RecordFlow:
             headers = self._sender.sign(signal, self._clock())
             # A fingerprint, never the signature: a logged signature would be a valid request
             # for anyone who reads the log, inside the server's freshness window.
-            fingerprint = hashlib.sha256(headers["X-Signature"].encode()).hexdigest()[:16]
+            # The seed's headers, or the Standard Webhooks profile's.
+            signature = headers.get("X-Signature") or headers["webhook-signature"]
+            fingerprint = hashlib.sha256(signature.encode()).hexdigest()[:16]
             _log.info(
                 "dry_run",
-                signed_timestamp=headers["X-Timestamp"],
+                signed_timestamp=headers.get("X-Timestamp") or headers["webhook-timestamp"],
                 signature_sha256=fingerprint,
                 body_bytes=len(signal.body),
             )

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 
 import orjson
 
+from signing._webhooks import (
+    WEBHOOK_ID_HEADER,
+    WEBHOOK_SIGNATURE_HEADER,
+    WEBHOOK_TIMESTAMP_HEADER,
+)
 from signing.errors import MalformedTimestampError, VerificationError
 from signing.headers import (
     IDEMPOTENCY_KEY_HEADER,
@@ -40,6 +45,9 @@ class CapturedRequest:
         timestamp, producer_id, signature: X-Timestamp, X-Producer-Id, X-Signature.
         idempotency_key: X-Idempotency-Key; None to take the body's `signal_id` (then only the
             signature is checked, not that binding).
+        profile: `seed`, or `standard-webhooks`: then `timestamp`, `signature` and
+            `idempotency_key` are `webhook-timestamp`, `webhook-signature` and `webhook-id`,
+            and `producer_id` is not used.
     """
 
     method: str
@@ -49,6 +57,7 @@ class CapturedRequest:
     producer_id: str
     signature: str
     idempotency_key: str | None = None
+    profile: str = "seed"
 
     def __repr__(self) -> str:
         return (
@@ -59,12 +68,18 @@ class CapturedRequest:
 
     def headers(self) -> dict[str, str]:
         """The signature headers as the verifier reads them."""
+        key = self.idempotency_key if self.idempotency_key is not None else _body_signal_id(self)
+        if self.profile == "standard-webhooks":
+            return {
+                WEBHOOK_ID_HEADER: key or "",
+                WEBHOOK_TIMESTAMP_HEADER: self.timestamp,
+                WEBHOOK_SIGNATURE_HEADER: self.signature,
+            }
         headers = {
             TIMESTAMP_HEADER: self.timestamp,
             PRODUCER_ID_HEADER: self.producer_id,
             SIGNATURE_HEADER: self.signature,
         }
-        key = self.idempotency_key if self.idempotency_key is not None else _body_signal_id(self)
         if key is not None:
             headers[IDEMPOTENCY_KEY_HEADER] = key
         return headers
@@ -123,7 +138,10 @@ def _signing_instant(
 ) -> Callable[[], float]:
     """A clock frozen at the request's own timestamp (a malformed one is reported anyway)."""
     try:
-        signed_at = parse_timestamp(request.timestamp).timestamp()
+        if request.profile == "standard-webhooks" and request.timestamp.isdigit():
+            signed_at = float(request.timestamp)
+        else:
+            signed_at = parse_timestamp(request.timestamp).timestamp()
     except MalformedTimestampError:
         return fallback
     return lambda: signed_at

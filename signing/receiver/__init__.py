@@ -13,6 +13,7 @@ instead of forgetting any.
 """
 
 from signing.receiver.app import ReceiverApp, create_app
+from signing.receiver.capture import DEFAULT_MAX_CAPTURED, RequestCapture
 from signing.receiver.config import (
     CONTROL_PREFIX,
     DEFAULT_IDEMPOTENCY_CAPACITY,
@@ -41,6 +42,7 @@ __all__ = [
     "DEFAULT_IDEMPOTENCY_TTL_SECONDS",
     "DEFAULT_LEDGER_CAPACITY",
     "DEFAULT_MAX_BODY_SIZE",
+    "DEFAULT_MAX_CAPTURED",
     "DEFAULT_REPLAY_CACHE_CAPACITY",
     "AcceptedSignal",
     "DeliberateDropError",
@@ -54,6 +56,7 @@ __all__ = [
     "ReceiverStartError",
     "ReplayWindow",
     "ReplayWindowFullError",
+    "RequestCapture",
     "create_app",
     "run_receiver",
     "serve_in_thread",

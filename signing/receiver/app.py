@@ -26,6 +26,7 @@ from signing.receiver.asgi import (
     send_reply,
     send_start,
 )
+from signing.receiver.capture import RequestCapture
 from signing.receiver.config import CONTROL_PREFIX, ReceiverConfig
 from signing.receiver.control import control_reply
 from signing.receiver.errors import DeliberateDropError
@@ -54,6 +55,7 @@ class ReceiverApp:
         replay_window: The signatures accepted inside their freshness window; when it is full,
             new requests are answered 503 with `Retry-After` (`replay_cache_capacity`).
         verifier: The signature verifier; `verifier.set_secrets` rotates secrets at runtime.
+        capture: Where requests are written for `signal-relay verify`, when `capture_dir` is set.
     """
 
     def __init__(self, config: ReceiverConfig, *, clock: Callable[[], float] = time.time) -> None:
@@ -76,6 +78,7 @@ class ReceiverApp:
             self.verifier, self.ledger, now=lambda: datetime.fromtimestamp(clock(), UTC)
         )
         self._dice = FaultDice(config.faults)
+        self.capture = None if config.capture_dir is None else RequestCapture(config.capture_dir)
 
     def __repr__(self) -> str:
         return f"ReceiverApp(config={self.config!r})"
@@ -117,6 +120,10 @@ class ReceiverApp:
         if body is None:
             await self._answer(send, self._too_large())
             return
+        if self.capture is not None:
+            self.capture.write(
+                method=scope["method"], path=_signed_path(scope), headers=headers, body=body
+            )
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
         if dice.roll(faults.error_rate):

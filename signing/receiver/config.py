@@ -58,6 +58,8 @@ class ReceiverConfig:
             soonest entry leaves its window, at least 1) rather than any entry being evicted.
             Sustained, it admits about `replay_cache_capacity / max_age_seconds` requests per
             second; each entry costs roughly 200 bytes.
+        capture_dir: When set, every ingest request is also written there in the form
+            `signal-relay verify` reads (`signing.receiver.capture`).
     """
 
     secrets: tuple[str | bytes, ...]
@@ -70,6 +72,7 @@ class ReceiverConfig:
     idempotency_capacity: int = DEFAULT_IDEMPOTENCY_CAPACITY
     idempotency_ttl_seconds: float = DEFAULT_IDEMPOTENCY_TTL_SECONDS
     replay_cache_capacity: int = DEFAULT_REPLAY_CACHE_CAPACITY
+    capture_dir: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.secrets, str | bytes) or not self.secrets:
@@ -114,5 +117,6 @@ class ReceiverConfig:
             f"ledger_capacity={self.ledger_capacity!r}, "
             f"idempotency_capacity={self.idempotency_capacity!r}, "
             f"idempotency_ttl_seconds={self.idempotency_ttl_seconds!r}, "
-            f"replay_cache_capacity={self.replay_cache_capacity!r})"
+            f"replay_cache_capacity={self.replay_cache_capacity!r}, "
+            f"capture_dir={self.capture_dir!r})"
         )

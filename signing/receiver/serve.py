@@ -17,6 +17,7 @@ from signing.receiver.errors import DeliberateDropError, ReceiverStartError
 
 __all__ = ["run_receiver", "serve_in_thread"]
 
+_log = logging.getLogger("signal_relay.receiver")
 _START_TIMEOUT_SECONDS = 10.0
 _STOP_TIMEOUT_SECONDS = 10.0
 
@@ -50,9 +51,29 @@ def serve_in_thread(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> 
 
 
 def run_receiver(config: ReceiverConfig, *, host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Serve a receiver built from `config` until SIGINT/SIGTERM; on uvloop when installed."""
-    server = uvicorn.Server(_config(create_app(config), host=host, port=port))
+    """Serve a receiver built from `config` until SIGINT/SIGTERM; on uvloop when installed.
+
+    Once it listens it logs `receiver_listening` with its URL (and the capture directory).
+    """
+    server = _ListeningServer(_config(create_app(config), host=host, port=port), config)
     server.run()
+
+
+class _ListeningServer(uvicorn.Server):
+    """A uvicorn server that logs one line with its URL once it accepts connections."""
+
+    def __init__(self, config: uvicorn.Config, receiver: ReceiverConfig) -> None:
+        super().__init__(config)
+        self._receiver = receiver
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.started:
+            return
+        fields: dict[str, object] = {"url": _listening_url(self.servers, self._receiver)}
+        if self._receiver.capture_dir is not None:
+            fields["capture_dir"] = self._receiver.capture_dir
+        _log.info("receiver_listening", extra={"fields": fields})
 
 
 class _ThreadServer(uvicorn.Server):
@@ -90,6 +111,12 @@ def _config(app: ASGIApp, *, host: str, port: int) -> uvicorn.Config:
     )
     _quiet_deliberate_drops()
     return config
+
+
+def _listening_url(servers: list[Any], receiver: ReceiverConfig) -> str:
+    """The ingest URL of the first bound socket."""
+    host, port = servers[0].sockets[0].getsockname()[:2]
+    return f"http://{_url_host(host)}:{port}{receiver.ingest_path}"
 
 
 def _bind(host: str, port: int) -> socket.socket:
