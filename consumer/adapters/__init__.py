@@ -1,7 +1,13 @@
-"""The core's I/O adapters: signed HTTP delivery, the dead-letter producer, Kafka options and
-the fetch guard that rescues records the Kafka client cannot decode.
+"""The core's I/O adapters: signed HTTP delivery, the dead-letter producer, Kafka options,
+the fetch guard that rescues records the Kafka client cannot decode and the broker probe.
 """
 
+from consumer.adapters._broker_probe import (
+    BROKER_OUTAGE_ERRORS,
+    BrokerReach,
+    TopicLister,
+    probe_broker,
+)
 from consumer.adapters._dead_letter import (
     DLQ_MAX_MESSAGE_BYTES,
     DLQ_MIN_MESSAGE_BYTES,
@@ -34,11 +40,13 @@ from consumer.adapters._http import (
 from consumer.adapters._kafka_options import kafka_client_options
 
 __all__ = [
+    "BROKER_OUTAGE_ERRORS",
     "DLQ_MAX_MESSAGE_BYTES",
     "DLQ_MIN_MESSAGE_BYTES",
     "UNDECODABLE_ERRORS",
     "AttemptResult",
     "Backoff",
+    "BrokerReach",
     "DeadLetter",
     "DeadLetterError",
     "DeadLetterWriter",
@@ -47,6 +55,7 @@ __all__ = [
     "HttpAnswer",
     "HttpClient",
     "HttpSender",
+    "TopicLister",
     "UndecodableRecord",
     "build_dead_letter_producer",
     "build_http_client",
@@ -56,6 +65,7 @@ __all__ = [
     "is_retriable_write_error",
     "kafka_client_options",
     "minimal_dead_letter",
+    "probe_broker",
     "record_size",
     "redact_userinfo",
 ]

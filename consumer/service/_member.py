@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
+from consumer.adapters._broker_probe import probe_broker
 from consumer.adapters._dead_letter import (
     DLQ_MAX_MESSAGE_BYTES,
     DeadLetterWriter,
@@ -382,13 +383,13 @@ class Relay:
 
     async def _check_broker(self, consumer: AIOKafkaConsumer) -> None:
         try:
-            await asyncio.wait_for(consumer.tools._topics(), _BROKER_CHECK_EVERY)
-        except Exception as exc:  # any failure means "unreachable" for readiness
-            if self._broker_ok:
-                _log.error("broker_unreachable", extra={"fields": {"error": repr(exc)[:300]}})
-            self._broker_ok = False
-        else:
-            self._broker_ok = True
+            reach = await probe_broker(consumer, within=_BROKER_CHECK_EVERY)
+        except Exception as exc:  # a check that cannot run is a bug, not a broker outage
+            self._crashed(exc)
+            return
+        if not reach.reachable and self._broker_ok:
+            _log.error("broker_unreachable", extra={"fields": {"error": reach.error}})
+        self._broker_ok = reach.reachable
 
 
 async def _bounded(what: str, closing: Awaitable[None]) -> None:
