@@ -402,6 +402,12 @@ async def _bounded(what: str, closing: Awaitable[None]) -> None:
         await asyncio.wait_for(closing, _CLOSE_CLIENT_SECONDS)
     except TimeoutError:
         _log.warning("close_timeout", extra={"fields": {"what": what}})
+    except asyncio.CancelledError:
+        if (task := asyncio.current_task()) is not None and task.cancelling():
+            raise
+        # Not us being cancelled: aiokafka's Fetcher.close() lets out a fetch task's own
+        # cancellation when stop() comes while that task backs off after a failed fetch.
+        _log.warning("close_failed", extra={"fields": {"what": what, "error": "CancelledError"}})
     except Exception as exc:  # closing a broken client must not mask the run's own outcome
         _log.warning("close_failed", extra={"fields": {"what": what, "error": repr(exc)[:300]}})
 
