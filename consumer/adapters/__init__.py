@@ -1,7 +1,13 @@
-"""The core's I/O adapters: signed HTTP delivery, the dead-letter producer, Kafka options and
-the fetch guard that rescues records the Kafka client cannot decode.
+"""The core's I/O adapters: signed HTTP delivery, the dead-letter producer, Kafka options,
+the fetch guard that rescues records the Kafka client cannot decode and the broker probe.
 """
 
+from consumer.adapters._broker_probe import (
+    BROKER_OUTAGE_ERRORS,
+    BrokerReach,
+    TopicLister,
+    probe_broker,
+)
 from consumer.adapters._dead_letter import (
     DLQ_MAX_MESSAGE_BYTES,
     DLQ_MIN_MESSAGE_BYTES,
@@ -42,11 +48,13 @@ from consumer.adapters._topic_check import (
 )
 
 __all__ = [
+    "BROKER_OUTAGE_ERRORS",
     "DLQ_MAX_MESSAGE_BYTES",
     "DLQ_MIN_MESSAGE_BYTES",
     "UNDECODABLE_ERRORS",
     "AttemptResult",
     "Backoff",
+    "BrokerReach",
     "DeadLetter",
     "DeadLetterError",
     "DeadLetterWriter",
@@ -57,6 +65,7 @@ __all__ = [
     "HttpSender",
     "MissingTopicError",
     "SecretWatch",
+    "TopicLister",
     "UndecodableRecord",
     "build_dead_letter_producer",
     "build_http_client",
@@ -68,6 +77,7 @@ __all__ = [
     "kafka_tls_refusal",
     "minimal_dead_letter",
     "missing_topics",
+    "probe_broker",
     "rate_limiter",
     "record_size",
     "redact_userinfo",

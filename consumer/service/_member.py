@@ -24,6 +24,7 @@ from aiokafka import (
 )
 from aiokafka.errors import KafkaError
 
+from consumer.adapters._broker_probe import probe_broker
 from consumer.adapters._dead_letter import (
     DLQ_MAX_MESSAGE_BYTES,
     DeadLetterWriter,
@@ -392,13 +393,13 @@ class Relay:
 
     async def _check_broker(self, consumer: AIOKafkaConsumer) -> None:
         try:
-            await asyncio.wait_for(consumer.topics(), _BROKER_CHECK_EVERY)
-        except Exception as exc:  # any failure means "unreachable" for readiness
-            if self._broker_ok:
-                _log.error("broker_unreachable", extra={"fields": {"error": repr(exc)[:300]}})
-            self._broker_ok = False
-        else:
-            self._broker_ok = True
+            reach = await probe_broker(consumer, within=_BROKER_CHECK_EVERY)
+        except Exception as exc:  # a check that cannot run is a bug, not a broker outage
+            self._crashed(exc)
+            return
+        if not reach.reachable and self._broker_ok:
+            _log.error("broker_unreachable", extra={"fields": {"error": reach.error}})
+        self._broker_ok = reach.reachable
 
 
 def _group_consumer(settings: Settings, kafka: Mapping[str, Any]) -> AIOKafkaConsumer:
@@ -445,6 +446,12 @@ async def _bounded(what: str, closing: Awaitable[None]) -> None:
         await asyncio.wait_for(closing, _CLOSE_CLIENT_SECONDS)
     except TimeoutError:
         _log.warning("close_timeout", extra={"fields": {"what": what}})
+    except asyncio.CancelledError:
+        if (task := asyncio.current_task()) is not None and task.cancelling():
+            raise
+        # Not us being cancelled: aiokafka's Fetcher.close() lets out a fetch task's own
+        # cancellation when stop() comes while that task backs off after a failed fetch.
+        _log.warning("close_failed", extra={"fields": {"what": what, "error": "CancelledError"}})
     except Exception as exc:  # closing a broken client must not mask the run's own outcome
         _log.warning("close_failed", extra={"fields": {"what": what, "error": repr(exc)[:300]}})
 
