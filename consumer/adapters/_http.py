@@ -34,6 +34,7 @@ from consumer import __version__
 from consumer.adapters._request_rate import rate_limiter
 from consumer.config import Settings
 from consumer.ops._metrics import RelayMetrics
+from consumer.ops._tracing import NO_TRACE_HEADERS
 from signing.canonical import CanonicalSignal
 from signing.signer import RequestSigner
 
@@ -244,14 +245,22 @@ class HttpSender:
         rate = settings.max_requests_per_second
         self._rate = None if rate is None else rate_limiter(rate)
 
-    async def send(self, signal: CanonicalSignal) -> AttemptResult:
-        """POST the signal once, signed at the moment it leaves (after waiting for a slot)."""
+    async def send(
+        self, signal: CanonicalSignal, trace_headers: Mapping[str, str] = NO_TRACE_HEADERS
+    ) -> AttemptResult:
+        """POST the signal once, signed at the moment it leaves (after waiting for a slot).
+
+        `trace_headers` (W3C `traceparent`/`tracestate`) ride along unsigned; they cannot
+        replace a signed header.
+        """
         metrics = self._metrics
         async with self._slots:
             if self._rate is not None:
                 await self._rate.acquire()
             at = self._clock()
             headers = self.sign(signal, at)
+            if trace_headers:
+                headers = {**trace_headers, **headers}
             metrics.in_flight.inc()
             started = time.perf_counter()
             try:
