@@ -161,3 +161,23 @@ def test_commands_of_an_extra_name_it(base_venv: Path) -> None:
     """`receiver` and `demo` name the extra to install, one line, exit 2."""
     assert_needs_extra(base_venv, ("receiver",), "receiver")
     assert_needs_extra(base_venv, ("demo",), "demo")
+
+
+def test_tracing_without_its_extra_is_one_configuration_line(base_venv: Path) -> None:
+    """`RELAY_TRACING=otlp` in the base install: one line naming the `tracing` extra, exit 2."""
+    done = run_in(
+        base_venv,
+        "run",
+        extra_env={
+            "PRODUCER_ID": "desk-1",
+            "HMAC_PRODUCER_SECRET": "install-roles-secret-0123456789",
+            "OUTBOUND_SERVER_URL": "http://127.0.0.1:9",
+            "RELAY_TRACING": "otlp",
+        },
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        "signal-relay: RELAY_TRACING: needs the 'tracing' extra: "
+        "pip install 'signal-relay[tracing]'"
+    ]
+    assert not imports(base_venv, "opentelemetry")

@@ -36,6 +36,7 @@ from consumer.adapters._proxy import proxy_for
 from consumer.adapters._request_rate import rate_limiter
 from consumer.config import Settings
 from consumer.ops._metrics import RelayMetrics
+from consumer.ops._tracing import NO_TRACE_HEADERS
 from signing._profile import build_signer
 from signing._tls import client_ssl_context, handshake_refusal, tls_refusal
 from signing.canonical import CanonicalSignal
@@ -259,14 +260,22 @@ class HttpSender:
         self._rate = None if rate is None else rate_limiter(rate)
         self._tls = _ssl_context(settings) if self._url.startswith("https:") else None
 
-    async def send(self, signal: CanonicalSignal) -> AttemptResult:
-        """POST the signal once, signed at the moment it leaves (after waiting for a slot)."""
+    async def send(
+        self, signal: CanonicalSignal, trace_headers: Mapping[str, str] = NO_TRACE_HEADERS
+    ) -> AttemptResult:
+        """POST the signal once, signed at the moment it leaves (after waiting for a slot).
+
+        `trace_headers` (W3C `traceparent`/`tracestate`) ride along unsigned; they cannot
+        replace a signed header.
+        """
         metrics = self._metrics
         async with self._slots:
             if self._rate is not None:
                 await self._rate.acquire()
             at = self._clock()
             headers = self.sign(signal, at)
+            if trace_headers:
+                headers = {**trace_headers, **headers}
             metrics.in_flight.inc()
             started = time.perf_counter()
             try:

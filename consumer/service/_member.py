@@ -39,6 +39,7 @@ from consumer.config import Settings
 from consumer.ops._alerts import Alerts
 from consumer.ops._endpoint import OpsServer
 from consumer.ops._metrics import RelayMetrics
+from consumer.ops._tracing import tracing_for
 from consumer.service._commits import CommitLoop, CommitPolicy, ContiguousTracker
 from consumer.service._freshness import AgePolicy
 from consumer.service._lanes import PartitionLane
@@ -170,6 +171,7 @@ class Relay:
             max_body_size=s.max_body_size,
             alerts=self.alerts,
             age_policy=AgePolicy(s.max_signal_age_seconds),
+            tracing=tracing_for(s.tracing),
         )
 
     # -- public surface -------------------------------------------------------------------

@@ -42,6 +42,7 @@ from consumer.adapters._http import AttemptResult, HttpSender, redact_userinfo
 from consumer.ops._alerts import Alerts
 from consumer.ops._logs import relay_logger
 from consumer.ops._metrics import RelayMetrics
+from consumer.ops._tracing import NO_TRACING, Tracing
 from consumer.service._freshness import AgePolicy, Birth, Expiry, signal_birth
 from consumer.service._outcome import Final, Outcome, classify
 from consumer.service._prepare import CanonicalTooLargeError, prepare_signal
@@ -78,6 +79,7 @@ class RecordFlow:
         clock: Callable[[], float] = time.time,
         alerts: Alerts | None = None,
         age_policy: AgePolicy | None = None,
+        tracing: Tracing = NO_TRACING,
     ) -> None:
         self._sender = sender
         self._dead_letters = dead_letters
@@ -88,6 +90,7 @@ class RecordFlow:
         self._clock = clock
         self._alerts = alerts
         self._age_policy = age_policy or AgePolicy()
+        self._tracing = tracing
 
     async def run(
         self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
@@ -97,7 +100,16 @@ class RecordFlow:
         with structlog.contextvars.bound_contextvars(
             topic=record.topic, partition=record.partition, offset=record.offset, signal_id=None
         ):
-            return await self._run(record, closing, fetched_at)
+            return await self._traced(record, closing, fetched_at)
+
+    async def _traced(
+        self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
+    ) -> Final:
+        """`_run` inside the record's span (consumer/ops/_tracing.py), which notes the outcome."""
+        with self._tracing.record(record) as traced:
+            final = await self._run(record, closing, fetched_at)
+            traced.finished(final.value)
+            return final
 
     async def _run(
         self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
@@ -149,6 +161,7 @@ class RecordFlow:
             prepared = prepare_signal(record.value, self._max_body_size)
             signal = prepared.signal
             structlog.contextvars.bind_contextvars(signal_id=signal.signal_id)
+            self._tracing.identify(signal.signal_id)
         except RecordError as exc:
             now = self._clock()
             signal_id = exc.signal_id if isinstance(exc, CanonicalTooLargeError) else None
@@ -191,10 +204,12 @@ class RecordFlow:
                 return await self._expired(record, signal, expiry, attempt, first_at, result)
             attempt += 1
             ticket = self._gate.ticket()  # when it was sent: see consumer/service/_systemic.py
-            result = await self._sender.send(signal)
+            with self._tracing.attempt(attempt) as traced:
+                result = await self._sender.send(signal, traced.headers())
+                decision = classify(result.status, result.headers, tls_refusal=result.tls_refusal)
+                outcome = decision.outcome
+                traced.answered(result.status, outcome.value, result.duration, result.error)
             first_at = first_at or result.at
-            decision = classify(result.status, result.headers, tls_refusal=result.tls_refusal)
-            outcome = decision.outcome
             if outcome is Outcome.DELIVERED or outcome is Outcome.DUPLICATE:
                 self._gate.clear(ticket)
                 return self._delivered(record, signal, result, attempt, fetched_at, outcome)

@@ -20,7 +20,7 @@ from relay_harness import encode, relay_settings, signal
 
 from consumer.adapters import DeadLetterWriter, HttpAnswer, HttpSender
 from consumer.config import Settings
-from consumer.ops import RelayMetrics
+from consumer.ops import NO_TRACING, RelayMetrics, Tracing
 from consumer.service import (
     AgePolicy,
     CommitLoop,
@@ -185,6 +185,7 @@ def rig(
     clock: Callable[[], float] = lambda: NOW,
     age_policy: AgePolicy | None = None,
     settings: Settings | None = None,
+    tracing: Tracing = NO_TRACING,
 ) -> Rig:
     """A flow with no backoff (unless `policy` says otherwise) against a fresh fake server."""
     settings = settings or relay_settings("127.0.0.1:9", TOPIC, "http://127.0.0.1:9/signals")
@@ -203,6 +204,7 @@ def rig(
         max_body_size=65536,
         clock=clock,
         age_policy=age_policy,
+        tracing=tracing,
     )
     return Rig(flow, server, producer, gate, metrics, changes)
 
