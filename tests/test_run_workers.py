@@ -134,7 +134,7 @@ async def test_two_workers_deliver_everything_in_key_order_and_stop_on_sigterm(
         process.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(process.wait, 60) == 0
     assert_delivered_in_key_order(receiver.app.ledger, published)
-    assert sorted(e["worker"] for e in events(log, "worker_exited")) == [0, 1]
+    assert sorted(str(e["worker"]) for e in events(log, "worker_exited")) == ["0", "1"]
     assert {e["status"] for e in events(log, "worker_exited")} == {0}
 
 
