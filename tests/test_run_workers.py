@@ -191,3 +191,36 @@ def test_a_bad_setting_exits_2_before_any_worker_starts(tmp_path: Path) -> None:
         assert process.wait(30) == 2
     assert events(log, "worker_started") == []
     assert b"RELAY_MAX_IN_FLIGHT" in log.read_bytes()
+
+
+async def test_a_restarted_static_worker_takes_its_partitions_back_without_a_rebalance(
+    kafka_bootstrap: str, new_topic: TopicFactory, receiver: RunningReceiver, tmp_path: Path
+) -> None:
+    """With KAFKA_GROUP_INSTANCE_ID, a killed worker rejoins as `<id>-0`: the other keeps all."""
+    topic = await new_topic(4)
+    await ensure_topic(kafka_bootstrap, f"{topic}.dlq")
+    env = relay_env(
+        kafka_bootstrap,
+        topic,
+        receiver.url,
+        LOG_FORMAT="json",
+        KAFKA_GROUP_INSTANCE_ID="relay-static",
+        KAFKA_SESSION_TIMEOUT_MS=30000,
+        KAFKA_HEARTBEAT_INTERVAL_MS=2000,
+    )
+    log = tmp_path / "supervisor.log"
+
+    def assignments() -> list[list[int]]:
+        return [list(map(int, e["partitions"])) for e in events(log, "partitions_assigned")]  # type: ignore[call-overload]
+
+    with supervisor(env, log) as process:
+        await eventually(lambda: len(assignments()) == 2, 60, "both workers to own partitions")
+        first = assignments()
+        victim = int(str(events(log, "worker_started")[0]["pid"]))
+        os.kill(victim, signal.SIGKILL)
+        await eventually(lambda: len(assignments()) == 3, 90, "the restarted worker to rejoin")
+        assert events(log, "partitions_revoked") == []
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, 60) == 0
+    assert sorted(p for ps in first for p in ps) == [0, 1, 2, 3]
+    assert assignments()[2] in first
