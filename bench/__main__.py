@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.backlog import load_backlog
-from bench.crash import measure_crash
+from bench.crash import measure_crash, measure_stuck_stop
 from bench.end_to_end import (
     CeilingRun,
     NaiveRun,
@@ -76,6 +76,7 @@ QUICK = Sizes(
     http_requests=1_000,
 )
 _PIPELINE_ROUNDS = 5
+_STUCK_OTHERS = 1_000  # the scenario: 1,000 delivered above one stuck key
 _HTTP_CLIENT_CONCURRENCY = 64
 _PROFILE_RECORDS = 5_000
 _HERE = Path(__file__).resolve().parent
@@ -151,6 +152,8 @@ async def _measure(sizes: Sizes, quick: bool, logs: Path) -> Results:
             )
             _step(loads, "crash: SIGKILL mid-backlog")
             crash = await measure_crash(stage, await load_backlog(bootstrap, sizes.crash_backlog))
+            _step(loads, "stop: SIGTERM with one key stuck")
+            stuck_stop = await measure_stuck_stop(stage, _STUCK_OTHERS)
     _step(loads, "done")
     others_cpu = cpu_snapshot().others_since(cpu_before)
     return Results(
@@ -173,6 +176,7 @@ async def _measure(sizes: Sizes, quick: bool, logs: Path) -> Results:
         sweep=sweep,
         memory=memory,
         crash=crash,
+        stuck_stop=stuck_stop,
     )
 
 
