@@ -131,7 +131,10 @@ class ContiguousTracker:
             if not above or not self._pending:
                 return None
             base = self._pending[0][0]
-        return base, encode_finished(base, _merged(above), limit)
+        # A resumed run may start at the base itself (not fetched yet): only what is above it.
+        floor = base + 1
+        above = [(max(start, floor), end) for start, end in _merged(above) if end > floor]
+        return base, encode_finished(base, above, limit)
 
     @property
     def unfinished(self) -> int:

@@ -37,6 +37,16 @@ def test_runs_not_yet_fetched_are_carried_into_the_next_commit() -> None:
     assert decode_finished(10, point[1]) == ((11, 13), (20, 25))
 
 
+def test_a_resumed_run_at_the_committable_offset_is_carried_from_above_it() -> None:
+    """Committed through 10, 11-12 final but not fetched yet: commit 11 and carry 12 only."""
+    tracker = ContiguousTracker()
+    tracker.resume([(11, 13)])
+    tracker.add(10)
+    tracker.finish(10)
+    assert tracker.commit_point() == (11, "sr1:11:AQE")
+    assert decode_finished(11, "sr1:11:AQE") == ((12, 13),)
+
+
 def test_an_offset_passed_over_prunes_the_runs_below_it() -> None:
     """A compacted-away offset never arrives: runs below the next fetched offset are dropped."""
     tracker = ContiguousTracker()
