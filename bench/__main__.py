@@ -4,7 +4,9 @@ Steps: the CPU pipeline on one core; the HTTP client's own CPU per request (aioh
 httpx); then, with a local broker and the reference receiver in processes of their own, the
 relay against the naive baseline and the aiohttp ceiling at 0 ms and 20 ms receiver latency; a
 sweep of RELAY_MAX_IN_FLIGHT and of the HTTP transport; peak memory through an outage with a
-large backlog; and duplicates after a SIGKILL. `--quick` runs every step at smoke-test sizes.
+large backlog; and duplicates after a SIGKILL and after a SIGTERM with one key stuck, on the
+broker as it is and with commit metadata kept (`bench/metadata_keeper.py`). `--quick` runs
+every step at smoke-test sizes.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.backlog import load_backlog
-from bench.crash import measure_crash, measure_stuck_stop
+from bench.crash import measure_crash, measure_kept, measure_stuck_stop
 from bench.end_to_end import (
     CeilingRun,
     NaiveRun,
@@ -154,6 +156,8 @@ async def _measure(sizes: Sizes, quick: bool, logs: Path) -> Results:
             crash = await measure_crash(stage, await load_backlog(bootstrap, sizes.crash_backlog))
             _step(loads, "stop: SIGTERM with one key stuck")
             stuck_stop = await measure_stuck_stop(stage, _STUCK_OTHERS)
+            _step(loads, "crash and stop again, commit metadata kept")
+            kept = await measure_kept(stage, sizes.crash_backlog, _STUCK_OTHERS)
     _step(loads, "done")
     others_cpu = cpu_snapshot().others_since(cpu_before)
     return Results(
@@ -177,6 +181,7 @@ async def _measure(sizes: Sizes, quick: bool, logs: Path) -> Results:
         memory=memory,
         crash=crash,
         stuck_stop=stuck_stop,
+        kept=kept,
     )
 
 

@@ -22,16 +22,26 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 
-from bench.backlog import Backlog
+from bench.backlog import Backlog, load_backlog
 from bench.end_to_end import Stage
-from bench.processes import BenchError, wait_for
+from bench.metadata_keeper import keeping_metadata
+from bench.processes import BenchError, free_port, wait_for
+from bench.receiver import LedgerWatch
 from bench.records import bench_records
 from bench.relay import relay_env, running_relay
+from consumer.devkit import tansu_broker
 from consumer.tools import committed_offsets, ensure_topic
 from schemas.record import parse_candidate
 from signing.canonical import canonical_body
 
-__all__ = ["CrashRun", "StuckStopRun", "measure_crash", "measure_stuck_stop"]
+__all__ = [
+    "CrashRun",
+    "KeptRuns",
+    "StuckStopRun",
+    "measure_crash",
+    "measure_kept",
+    "measure_stuck_stop",
+]
 
 _WAIT_SECONDS = 120.0
 # The relay's defaults (consumer/config/_relay.py), which these runs keep.
@@ -39,6 +49,7 @@ _MAX_IN_FLIGHT = 128
 _COMMIT_INTERVAL_SECONDS = 0.2
 _STUCK_KEY = b"STUCK"
 _STOP_GRACE_SECONDS = 4
+_RATE_WINDOW_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +63,7 @@ class CrashRun:
         extra_posts: posts beyond the first, summed over all signals.
         recovery_seconds: from the kill to the successor's first new 201.
         lost: signals never accepted (must be 0).
-        rate: signals accepted per second before the kill.
+        rate: signals accepted per second in the last second before the kill.
         bound: requests in flight plus one commit interval's worth at `rate`.
     """
 
@@ -117,9 +128,46 @@ async def measure_crash(stage: Stage, backlog: Backlog) -> CrashRun:
         extra_posts=sum(n - 1 for n in deliveries.values()),
         recovery_seconds=resumed.last_at - killed_at,
         lost=backlog.count - int(ledger["accepted"]),
-        rate=before_kill.rate,
-        bound=_MAX_IN_FLIGHT + math.ceil(before_kill.rate * _COMMIT_INTERVAL_SECONDS),
+        rate=_recent_rate(before_kill),
+        bound=_MAX_IN_FLIGHT + math.ceil(_recent_rate(before_kill) * _COMMIT_INTERVAL_SECONDS),
     )
+
+
+def _recent_rate(watch: LedgerWatch) -> float:
+    """Acceptances per second over the last second before the kill (the rate at that moment)."""
+    end_at, end_count = watch.samples[-1]
+    start_at, start_count = next(
+        (at, n) for at, n in watch.samples if at >= end_at - _RATE_WINDOW_SECONDS
+    )
+    if end_at - start_at <= 0:
+        return watch.rate
+    return (end_count - start_count) / (end_at - start_at)
+
+
+@dataclass(frozen=True, slots=True)
+class KeptRuns:
+    """Both runs again with the commit metadata kept (`bench/metadata_keeper.py`).
+
+    Attributes:
+        crash: the SIGKILL run.
+        stuck_stop: the SIGTERM run with one key stuck.
+        filled: OffsetFetch answers the proxy filled with the committed metadata.
+    """
+
+    crash: CrashRun
+    stuck_stop: StuckStopRun
+    filled: int
+
+
+async def measure_kept(stage: Stage, crash_backlog: int, stuck_others: int) -> KeptRuns:
+    """The SIGKILL and stuck-key runs on a Tansu of their own behind a metadata-keeping proxy."""
+    upstream, proxy = free_port(), free_port()
+    async with keeping_metadata("127.0.0.1", upstream, proxy) as keeper:
+        with tansu_broker(address=f"127.0.0.1:{upstream}", advertised=f"127.0.0.1:{proxy}"):
+            kept = Stage(f"127.0.0.1:{proxy}", stage.receiver, stage.logs)
+            crash = await measure_crash(kept, await load_backlog(kept.bootstrap, crash_backlog))
+            stuck = await measure_stuck_stop(kept, stuck_others)
+    return KeptRuns(crash, stuck, keeper.filled)
 
 
 async def measure_stuck_stop(stage: Stage, others: int) -> StuckStopRun:

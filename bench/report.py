@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from bench.crash import CrashRun, StuckStopRun
+from bench.crash import CrashRun, KeptRuns, StuckStopRun
 from bench.end_to_end import CeilingRun, NaiveRun, RelayRun
 from bench.http_clients import VARIANTS, ClientCost
 from bench.machine import Machine
@@ -88,6 +88,7 @@ class Results:
         memory: the outage run.
         crash: the SIGKILL run.
         stuck_stop: the SIGTERM run with one key stuck on 503.
+        kept: both runs again with the commit metadata kept (as a Kafka broker does).
     """
 
     machine: Machine
@@ -110,6 +111,7 @@ class Results:
     memory: MemoryRun
     crash: CrashRun
     stuck_stop: StuckStopRun | None = None
+    kept: KeptRuns | None = None
 
 
 def render_markdown(results: Results) -> str:
@@ -267,7 +269,7 @@ def _targets(r: Results) -> str:
     rows.append(
         ("SIGKILL mid-backlog: nothing lost", "0 lost", f"{r.crash.lost} lost", r.crash.lost == 0)
     )
-    c, stuck = r.crash, r.stuck_stop
+    c, stuck = (r.kept.crash, r.kept.stuck_stop) if r.kept else (r.crash, r.stuck_stop)
     rows.append(
         (
             "SIGKILL at full speed: posted twice",
@@ -493,8 +495,27 @@ def _crash(r: Results) -> str:
             "skipped by the successor; a broker that drops commit metadata (the bundled Tansu "
             "does) leaves only the contiguous commit.",
             *_stuck_stop(r.stuck_stop),
+            *_kept(r.kept),
         ]
     )
+
+
+def _kept(k: KeptRuns | None) -> list[str]:
+    if k is None:
+        return []
+    c, s = k.crash, k.stuck_stop
+    return [
+        "",
+        "The same two runs on a broker that keeps commit metadata, as Kafka does (Tansu behind "
+        f"`bench/metadata_keeper.py`, which filled {k.filled:,} OffsetFetch answers):",
+        "",
+        "| run | posted twice | bound | skipped as finished | lost |",
+        "|---|---|---|---|---|",
+        f"| SIGKILL, {c.total:,} signals at {c.rate:,.0f}/s | {c.duplicated:,} | {c.bound:,} "
+        f"| - | {c.lost} |",
+        f"| SIGTERM, one key stuck, {s.finished:,} finished | {s.duplicated:,} | {s.bound} "
+        f"| {s.skipped:,} | {s.lost} |",
+    ]
 
 
 def _stuck_stop(s: StuckStopRun | None) -> list[str]:
