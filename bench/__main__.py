@@ -5,8 +5,8 @@ httpx); then, with a local broker and the reference receiver in processes of the
 relay against the naive baseline and the aiohttp ceiling at 0 ms and 20 ms receiver latency; a
 sweep of RELAY_MAX_IN_FLIGHT and of the HTTP transport; peak memory through an outage with a
 large backlog; and duplicates after a SIGKILL and after a SIGTERM with one key stuck, on the
-broker as it is and with commit metadata kept (`bench/metadata_keeper.py`). `--quick` runs
-every step at smoke-test sizes.
+broker as it is and with commit metadata kept (`consumer/devkit/_metadata_keeper.py`).
+`--quick` runs every step at smoke-test sizes.
 """
 
 from __future__ import annotations

@@ -24,12 +24,11 @@ from aiokafka import AIOKafkaProducer
 
 from bench.backlog import Backlog, load_backlog
 from bench.end_to_end import Stage
-from bench.metadata_keeper import keeping_metadata
-from bench.processes import BenchError, free_port, wait_for
+from bench.processes import BenchError, wait_for
 from bench.receiver import LedgerWatch
 from bench.records import bench_records
 from bench.relay import relay_env, running_relay
-from consumer.devkit import tansu_broker
+from consumer.devkit import tansu_keeping_metadata
 from consumer.tools import committed_offsets, ensure_topic
 from schemas.record import parse_candidate
 from signing.canonical import canonical_body
@@ -146,7 +145,7 @@ def _recent_rate(watch: LedgerWatch) -> float:
 
 @dataclass(frozen=True, slots=True)
 class KeptRuns:
-    """Both runs again with the commit metadata kept (`bench/metadata_keeper.py`).
+    """Both runs again with the commit metadata kept (`consumer/devkit/_metadata_keeper.py`).
 
     Attributes:
         crash: the SIGKILL run.
@@ -161,12 +160,10 @@ class KeptRuns:
 
 async def measure_kept(stage: Stage, crash_backlog: int, stuck_others: int) -> KeptRuns:
     """The SIGKILL and stuck-key runs on a Tansu of their own behind a metadata-keeping proxy."""
-    upstream, proxy = free_port(), free_port()
-    async with keeping_metadata("127.0.0.1", upstream, proxy) as keeper:
-        with tansu_broker(address=f"127.0.0.1:{upstream}", advertised=f"127.0.0.1:{proxy}"):
-            kept = Stage(f"127.0.0.1:{proxy}", stage.receiver, stage.logs)
-            crash = await measure_crash(kept, await load_backlog(kept.bootstrap, crash_backlog))
-            stuck = await measure_stuck_stop(kept, stuck_others)
+    async with tansu_keeping_metadata() as (bootstrap, keeper):
+        kept = Stage(bootstrap, stage.receiver, stage.logs)
+        crash = await measure_crash(kept, await load_backlog(bootstrap, crash_backlog))
+        stuck = await measure_stuck_stop(kept, stuck_others)
     return KeptRuns(crash, stuck, keeper.filled)
 
 

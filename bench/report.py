@@ -506,8 +506,9 @@ def _kept(k: KeptRuns | None) -> list[str]:
     c, s = k.crash, k.stuck_stop
     return [
         "",
-        "The same two runs on a broker that keeps commit metadata, as Kafka does (Tansu behind "
-        f"`bench/metadata_keeper.py`, which filled {k.filled:,} OffsetFetch answers):",
+        "The same two runs on a broker that keeps commit metadata, as Kafka does (Tansu "
+        "behind `consumer/devkit/_metadata_keeper.py`, which filled "
+        f"{k.filled:,} OffsetFetch answers):",
         "",
         "| run | posted twice | bound | skipped as finished | lost |",
         "|---|---|---|---|---|",

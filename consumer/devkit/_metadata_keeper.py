@@ -2,16 +2,18 @@
 
 The bundled Tansu broker stores a commit's offset but answers every OffsetFetch with empty
 metadata, so the relay's finished-offset runs (docs/PROTOCOL.md §8.2) never come back. A Kafka
-broker keeps them; to measure what they save here, the bench puts this proxy in front of
-Tansu (advertised as the broker's address, so every connection goes through it): it forwards
-every frame unchanged, remembers the metadata of each OffsetCommit, and fills it into the
-OffsetFetch answers that name the same offset. Bench only: the tests run against Tansu as is.
+broker keeps them; to test and measure what they save here, `tansu_keeping_metadata` puts
+this proxy in front of a Tansu of its own (advertised as the broker's address, so every
+connection goes through it): it forwards every frame unchanged, remembers the metadata of each
+OffsetCommit, and fills it into the OffsetFetch answers that name the same offset. The relay
+needs nothing of it: against Kafka the broker does this itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import struct
 from collections.abc import AsyncIterator
 from io import BytesIO
@@ -28,7 +30,9 @@ from aiokafka.protocol.commit import (
     OffsetFetchResponse_v3,
 )
 
-__all__ = ["MetadataKeeper", "keeping_metadata"]
+from consumer.devkit._local_broker import tansu_broker
+
+__all__ = ["MetadataKeeper", "keeping_metadata", "tansu_keeping_metadata"]
 
 _OFFSET_COMMIT, _OFFSET_FETCH = 8, 9
 _COMMITS: dict[int, Any] = dict(
@@ -132,6 +136,22 @@ async def keeping_metadata(
     finally:
         server.close()
         await server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def tansu_keeping_metadata() -> AsyncIterator[tuple[str, MetadataKeeper]]:
+    """A Tansu broker of its own behind a `MetadataKeeper`; yields (bootstrap, keeper)."""
+    upstream, proxy = _free_port(), _free_port()
+    async with keeping_metadata("127.0.0.1", upstream, proxy) as keeper:
+        with tansu_broker(address=f"127.0.0.1:{upstream}", advertised=f"127.0.0.1:{proxy}"):
+            yield f"127.0.0.1:{proxy}", keeper
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 async def _frame(reader: asyncio.StreamReader) -> bytes:
