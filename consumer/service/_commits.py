@@ -242,10 +242,16 @@ class CommitLoop:
             self._points.pop(tp, None)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Commit every `interval` until `stop` is set (rule 3)."""
+        """Start a commit every `interval` until `stop` is set (rule 3).
+
+        The interval runs from one commit's start to the next's, not from its end: a slow
+        commit (a busy event loop, a slow broker) does not stretch what a crash re-sends.
+        """
+        due = time.monotonic() + self._interval
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._interval)
+                await asyncio.wait_for(stop.wait(), max(0.0, due - time.monotonic()))
+            due = time.monotonic() + self._interval
             await self.commit_now()
 
     async def revoke(self, lanes: Collection[Lane], grace: float) -> bool:
