@@ -4,8 +4,10 @@ Steps: the CPU pipeline on one core; the HTTP client's own CPU per request (aioh
 httpx); then, with a local broker and the reference receiver in processes of their own, the
 relay against the naive baseline and the aiohttp ceiling at 0 ms and 20 ms receiver latency; a
 sweep of RELAY_MAX_IN_FLIGHT and of the HTTP transport; peak memory through an outage with a
-large backlog; and duplicates after a SIGKILL. `--quick` runs every step at smoke-test sizes.
+large backlog; and duplicates after a SIGKILL and after a SIGTERM with one key stuck, on the
+broker as it is and with commit metadata kept (`consumer/devkit/_metadata_keeper.py`).
 Last, the CPU per signed request of the relay's sender and of `HmacClient` (`client_cost.py`).
+`--quick` runs every step at smoke-test sizes.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from bench.backlog import load_backlog
 from bench.client_cost import measure_client_cost, render_client_cost, with_client_cost
-from bench.crash import measure_crash
+from bench.crash import measure_crash, measure_kept, measure_stuck_stop
 from bench.end_to_end import (
     CeilingRun,
     NaiveRun,
@@ -78,6 +80,7 @@ QUICK = Sizes(
     http_requests=1_000,
 )
 _PIPELINE_ROUNDS = 5
+_STUCK_OTHERS = 1_000  # the issue's scenario: 1,000 delivered above one stuck key
 _HTTP_CLIENT_CONCURRENCY = 64
 _PROFILE_RECORDS = 5_000
 _HERE = Path(__file__).resolve().parent
@@ -155,6 +158,10 @@ async def _measure(sizes: Sizes, quick: bool, logs: Path) -> Results:
             )
             _step(loads, "crash: SIGKILL mid-backlog")
             crash = await measure_crash(stage, await load_backlog(bootstrap, sizes.crash_backlog))
+            _step(loads, "stop: SIGTERM with one key stuck")
+            stuck_stop = await measure_stuck_stop(stage, _STUCK_OTHERS)
+            _step(loads, "crash and stop again, commit metadata kept")
+            kept = await measure_kept(stage, sizes.crash_backlog, _STUCK_OTHERS)
     _step(loads, "done")
     others_cpu = cpu_snapshot().others_since(cpu_before)
     return Results(
@@ -177,6 +184,8 @@ async def _measure(sizes: Sizes, quick: bool, logs: Path) -> Results:
         sweep=sweep,
         memory=memory,
         crash=crash,
+        stuck_stop=stuck_stop,
+        kept=kept,
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from bench.crash import CrashRun
+from bench.crash import CrashRun, KeptRuns, StuckStopRun
 from bench.end_to_end import CeilingRun, NaiveRun, RelayRun
 from bench.http_clients import VARIANTS, ClientCost
 from bench.machine import Machine
@@ -87,6 +87,8 @@ class Results:
         sweep: the relay at other in-flight limits and transports.
         memory: the outage run.
         crash: the SIGKILL run.
+        stuck_stop: the SIGTERM run with one key stuck on 503.
+        kept: both runs again with the commit metadata kept (as a Kafka broker does).
     """
 
     machine: Machine
@@ -108,6 +110,8 @@ class Results:
     sweep: tuple[RelayRun, ...]
     memory: MemoryRun
     crash: CrashRun
+    stuck_stop: StuckStopRun | None = None
+    kept: KeptRuns | None = None
 
 
 def render_markdown(results: Results) -> str:
@@ -265,6 +269,24 @@ def _targets(r: Results) -> str:
     rows.append(
         ("SIGKILL mid-backlog: nothing lost", "0 lost", f"{r.crash.lost} lost", r.crash.lost == 0)
     )
+    c, stuck = (r.kept.crash, r.kept.stuck_stop) if r.kept else (r.crash, r.stuck_stop)
+    rows.append(
+        (
+            "SIGKILL at full speed: posted twice",
+            f"<= {c.bound:,} (in flight + one commit interval)",
+            f"{c.duplicated:,}",
+            c.duplicated <= c.bound,
+        )
+    )
+    if stuck is not None:
+        rows.append(
+            (
+                "SIGTERM, one key stuck: posted twice",
+                f"<= {stuck.bound} (in flight)",
+                f"{stuck.duplicated:,} of {stuck.finished:,} finished",
+                stuck.duplicated <= stuck.bound,
+            )
+        )
     body = [
         f"| {what} | {target} | {got} | {'yes' if ok else '**no**'} |"
         for what, target, got, ok in rows
@@ -462,12 +484,50 @@ def _crash(r: Results) -> str:
             "receiver counted more than once (each re-send carries the same idempotency key, "
             "so the server answers it as a replay).",
             "",
-            "| signals | posted twice | extra posts | share | lost | kill to first new 201 |",
-            "|---|---|---|---|---|---|",
-            f"| {c.total:,} | {c.duplicated:,} | {c.extra_posts:,} | "
+            "| signals | posted twice | bound | extra posts | share | lost "
+            "| kill to first new 201 |",
+            "|---|---|---|---|---|---|---|",
+            f"| {c.total:,} | {c.duplicated:,} | {c.bound:,} | {c.extra_posts:,} | "
             f"{c.duplicated / c.total:.1%} | {c.lost} | {c.recovery_seconds:.1f} s |",
+            "",
+            f"Bound: `RELAY_MAX_IN_FLIGHT` plus one commit interval at {c.rate:,.0f} signals/s. "
+            "Finished offsets above the committed one travel in the commit's metadata and are "
+            "skipped by the successor; a broker that drops commit metadata (the bundled Tansu "
+            "does) leaves only the contiguous commit.",
+            *_stuck_stop(r.stuck_stop),
+            *_kept(r.kept),
         ]
     )
+
+
+def _kept(k: KeptRuns | None) -> list[str]:
+    if k is None:
+        return []
+    c, s = k.crash, k.stuck_stop
+    return [
+        "",
+        "The same two runs on a broker that keeps commit metadata, as Kafka does (Tansu "
+        "behind `consumer/devkit/_metadata_keeper.py`, which filled "
+        f"{k.filled:,} OffsetFetch answers):",
+        "",
+        "| run | posted twice | bound | skipped as finished | lost |",
+        "|---|---|---|---|---|",
+        f"| SIGKILL, {c.total:,} signals at {c.rate:,.0f}/s | {c.duplicated:,} | {c.bound:,} "
+        f"| - | {c.lost} |",
+        f"| SIGTERM, one key stuck, {s.finished:,} finished | {s.duplicated:,} | {s.bound} "
+        f"| {s.skipped:,} | {s.lost} |",
+    ]
+
+
+def _stuck_stop(s: StuckStopRun | None) -> list[str]:
+    if s is None:
+        return []
+    return [
+        "",
+        f"SIGTERM with one key stuck on 503 at offset 0 and {s.finished:,} records above it "
+        f"delivered, then a restart: {s.duplicated:,} posted twice (bound: {s.bound}, the "
+        f"stuck record), {s.skipped:,} skipped as finished, {s.lost} lost.",
+    ]
 
 
 def _pipeline(r: Results) -> str:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Mapping
 
 from aiokafka import TopicPartition
+from aiokafka.structs import OffsetAndMetadata
 
 from consumer.service import CommitLoop, ContiguousTracker, drain_commit_budget
 
@@ -19,7 +20,7 @@ class SilentBroker:
         self.attempts = 0
         self.asked = asyncio.Event()
 
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+    async def commit(self, offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
         self.attempts += 1
         self.asked.set()
         await asyncio.Event().wait()

@@ -28,6 +28,11 @@ from consumer.devkit._local_broker import (
     local_broker,
     tansu_broker,
 )
+from consumer.devkit._metadata_keeper import (
+    MetadataKeeper,
+    keeping_metadata,
+    tansu_keeping_metadata,
+)
 
 __all__ = [
     "BOOTSTRAP_ENV",
@@ -46,6 +51,7 @@ __all__ = [
     "Expectation",
     "LocalBroker",
     "LocalBrokerError",
+    "MetadataKeeper",
     "Observation",
     "ProgressDisplay",
     "RelayCounters",
@@ -54,9 +60,11 @@ __all__ = [
     "build_stream",
     "demo_faults",
     "judge",
+    "keeping_metadata",
     "local_broker",
     "render_summary",
     "run_demo",
     "say",
     "tansu_broker",
+    "tansu_keeping_metadata",
 ]

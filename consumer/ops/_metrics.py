@@ -141,6 +141,11 @@ class RelayMetrics:
         self.commit_failures = Counter(
             "signal_relay_commit_failures", "Offset commits that failed.", registry=r
         )
+        self.skipped_finished = Counter(
+            "signal_relay_skipped_finished",
+            "Records skipped on assignment: an earlier owner finished them (commit metadata).",
+            registry=r,
+        )
         self.delivered = self.outcomes.labels("delivered")
         self.duplicate = self.outcomes.labels("duplicate")
 

@@ -13,6 +13,13 @@ from consumer.service._commits import (
     Lane,
     drain_commit_budget,
 )
+from consumer.service._finished_offsets import (
+    METADATA_LIMIT,
+    OffsetRange,
+    decode_finished,
+    encode_finished,
+    runs,
+)
 from consumer.service._freshness import AgePolicy, Birth, Expiry, signal_birth
 from consumer.service._lanes import Handler, PartitionLane
 from consumer.service._member import (
@@ -26,10 +33,12 @@ from consumer.service._outcome import Decision, Final, Outcome, classify, parse_
 from consumer.service._prepare import CanonicalTooLargeError, Prepared, prepare_signal
 from consumer.service._progress import PartitionProgress
 from consumer.service._record_flow import Abandoned, RecordFlow
+from consumer.service._resume import committed_with_metadata, finished_above_commits
 from consumer.service._retry import RetryPolicy
 from consumer.service._systemic import SystemicGate
 
 __all__ = [
+    "METADATA_LIMIT",
     "REVOKE_COMMIT_SECONDS",
     "Abandoned",
     "AgePolicy",
@@ -43,6 +52,7 @@ __all__ = [
     "Final",
     "Handler",
     "Lane",
+    "OffsetRange",
     "Outcome",
     "PartitionLane",
     "PartitionProgress",
@@ -55,9 +65,14 @@ __all__ = [
     "RetryPolicy",
     "SystemicGate",
     "classify",
+    "committed_with_metadata",
+    "decode_finished",
     "drain_commit_budget",
+    "encode_finished",
+    "finished_above_commits",
     "parse_retry_after",
     "prepare_signal",
     "run_until_signalled",
+    "runs",
     "signal_birth",
 ]

@@ -8,8 +8,13 @@
    is one past the highest offset below which every record seen is final (Kafka's "next offset
    to read"). Records finish out of order (different keys run concurrently), so a finished
    record above an unfinished one waits for it.
-3. **Periodically** (`CommitLoop.run`): every `RELAY_COMMIT_INTERVAL_SECONDS`, the offsets that
-   advanced since the last commit, in one commit; at most one commit is in flight.
+   The final offsets above it travel in the commit's metadata (`_finished_offsets.py`,
+   bounded: the lowest runs that fit), and a partition's next owner skips them
+   (`ContiguousTracker.resume`, `skip_finished`): after a restart only what was in flight is
+   sent again. Metadata that does not parse exactly skips nothing.
+3. **Periodically** (`CommitLoop.run`): every `RELAY_COMMIT_INTERVAL_SECONDS`, the offsets
+   (or the final runs above them) that changed since the last commit, in one commit; at most
+   one commit is in flight.
 4. **On revoke** (`CommitLoop.revoke`): the revoked lanes stop starting records and give those
    in flight `RELAY_REVOKE_GRACE_SECONDS`; what is final is committed within
    `REVOKE_COMMIT_SECONDS`, before the partitions go (config keeps the two under the rebalance
@@ -36,6 +41,10 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Protocol
 
 from aiokafka import TopicPartition
+from aiokafka.errors import OffsetMetadataTooLargeError
+from aiokafka.structs import OffsetAndMetadata
+
+from consumer.service._finished_offsets import METADATA_LIMIT, OffsetRange, encode_finished, runs
 
 __all__ = [
     "REVOKE_COMMIT_SECONDS",
@@ -58,12 +67,34 @@ _DRAIN_COMMIT_SHARE = 0.25
 class ContiguousTracker:
     """Offsets of one partition in fetch order, and which of them are final (rule 2)."""
 
-    __slots__ = ("_done", "_next", "_pending")
+    __slots__ = ("_done", "_next", "_on_skip", "_pending", "_resumed")
 
     def __init__(self) -> None:
         self._pending: deque[tuple[int, float]] = deque()
         self._done: set[int] = set()
         self._next: int | None = None
+        self._resumed: deque[OffsetRange] = deque()
+        self._on_skip: Callable[[], None] | None = None
+
+    def resume(
+        self, finished: Iterable[OffsetRange], on_skip: Callable[[], None] | None = None
+    ) -> None:
+        """Runs of offsets an earlier owner finished (from the commit metadata): never re-sent."""
+        self._resumed = deque(sorted(finished))
+        self._on_skip = on_skip
+
+    def skip_finished(self, offset: int) -> bool:
+        """Track a fetched record as final if an earlier owner finished it; True when skipped."""
+        resumed = self._resumed
+        while resumed and resumed[0][1] <= offset:
+            resumed.popleft()
+        if not resumed or offset < resumed[0][0]:
+            return False
+        self.add(offset)
+        self.finish(offset)
+        if self._on_skip is not None:
+            self._on_skip()
+        return True
 
     def add(self, offset: int) -> None:
         """Track a fetched record; offsets must arrive in increasing order."""
@@ -85,6 +116,26 @@ class ContiguousTracker:
         """The offset to commit (one past the final prefix), or None before anything is final."""
         return self._next
 
+    def commit_point(self, limit: int = METADATA_LIMIT) -> tuple[int, str] | None:
+        """The offset to commit and its metadata (the final runs above it), or None.
+
+        Before the first final prefix the offset is the first unfinished one, when anything
+        above it is final already.
+        """
+        above = runs(self._done)
+        if self._resumed:
+            seen = self._pending[-1][0] if self._pending else (self._next or 0) - 1
+            above += [(max(start, seen + 1), end) for start, end in self._resumed]
+        base = self._next
+        if base is None:
+            if not above or not self._pending:
+                return None
+            base = self._pending[0][0]
+        # A resumed run may start at the base itself (not fetched yet): only what is above it.
+        floor = base + 1
+        above = [(max(start, floor), end) for start, end in _merged(above) if end > floor]
+        return base, encode_finished(base, above, limit)
+
     @property
     def unfinished(self) -> int:
         """How many tracked records are not yet part of the committable prefix."""
@@ -95,6 +146,16 @@ class ContiguousTracker:
         if not self._pending:
             return 0.0
         return (time.monotonic() if now is None else now) - self._pending[0][1]
+
+
+def _merged(ranges: list[OffsetRange]) -> list[OffsetRange]:
+    merged: list[OffsetRange] = []
+    for start, end in ranges:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 class Lane(Protocol):
@@ -134,7 +195,7 @@ def drain_commit_budget(grace: float) -> float:
     return min(5.0, max(1.0, grace * _DRAIN_COMMIT_SHARE))
 
 
-CommitFn = Callable[[Mapping[TopicPartition, int]], Awaitable[None]]
+CommitFn = Callable[[Mapping[TopicPartition, OffsetAndMetadata]], Awaitable[None]]
 
 
 class CommitLoop:
@@ -166,6 +227,8 @@ class CommitLoop:
         self._on_committed = on_committed
         self._on_failed = on_failed
         self._committed: dict[TopicPartition, int] = {}
+        self._points: dict[TopicPartition, tuple[int, str]] = {}
+        self._metadata_limit = METADATA_LIMIT
         self._lock = asyncio.Lock()
 
     def committed(self, tp: TopicPartition) -> int | None:
@@ -176,12 +239,19 @@ class CommitLoop:
         """Drop what we know of partitions we no longer own."""
         for tp in tps:
             self._committed.pop(tp, None)
+            self._points.pop(tp, None)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Commit every `interval` until `stop` is set (rule 3)."""
+        """Start a commit every `interval` until `stop` is set (rule 3).
+
+        The interval runs from one commit's start to the next's, not from its end: a slow
+        commit (a busy event loop, a slow broker) does not stretch what a crash re-sends.
+        """
+        due = time.monotonic() + self._interval
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._interval)
+                await asyncio.wait_for(stop.wait(), max(0.0, due - time.monotonic()))
+            due = time.monotonic() + self._interval
             await self.commit_now()
 
     async def revoke(self, lanes: Collection[Lane], grace: float) -> bool:
@@ -238,21 +308,28 @@ class CommitLoop:
             return self._failed(TimeoutError("an earlier commit is still in flight"))
         try:
             due = {
-                tp: offset
+                tp: point
                 for tp, tracker in self._trackers().items()
                 if (only is None or tp in only)
-                and (offset := tracker.committable) is not None
-                and offset != self._committed.get(tp)
+                and (point := tracker.commit_point(self._metadata_limit)) is not None
+                and point != self._points.get(tp)
             }
             if not due:
                 return True
+            offsets = {tp: OffsetAndMetadata(o, m) for tp, (o, m) in due.items()}
             try:
-                await asyncio.wait_for(self._commit(due), max(0.0, deadline - time.monotonic()))
+                await asyncio.wait_for(self._commit(offsets), max(0.0, deadline - time.monotonic()))
+            except OffsetMetadataTooLargeError as exc:
+                # A broker with a smaller offset.metadata.max.bytes: plain commits from now on.
+                self._metadata_limit = 0
+                return self._failed(exc)
             except Exception as exc:  # any commit failure (a timeout too) is retried next round
                 return self._failed(exc)
-            self._committed.update(due)
+            self._points.update(due)
+            committed = {tp: o for tp, (o, _) in due.items()}
+            self._committed.update(committed)
             if self._on_committed is not None:
-                self._on_committed(due)
+                self._on_committed(committed)
             return True
         finally:
             self._lock.release()

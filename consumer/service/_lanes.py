@@ -67,7 +67,7 @@ class PartitionLane:
 
     def submit(self, record: Record) -> None:
         """Queue a fetched record behind earlier records of its key."""
-        if self.closing.is_set():
+        if self.closing.is_set() or self.tracker.skip_finished(record.offset):
             return
         self.tracker.add(record.offset)
         entry = (record, time.monotonic())

@@ -45,6 +45,7 @@ from consumer.service._freshness import AgePolicy
 from consumer.service._lanes import PartitionLane
 from consumer.service._progress import PartitionProgress
 from consumer.service._record_flow import RecordFlow
+from consumer.service._resume import finished_above_commits
 from consumer.service._retry import RetryPolicy
 from consumer.service._systemic import SystemicGate
 
@@ -61,6 +62,8 @@ _FETCH_TIMEOUT_MS = 100
 _MAX_BATCH = 2000
 _WATCH_INTERVAL = 1.0
 _BROKER_CHECK_EVERY = 5
+# Reading the finished runs above a new partition's commit; past it, nothing is skipped.
+_RESUME_SECONDS = 5.0
 # Leaving the group and flushing the DLQ producer, each, once the grace is spent.
 _CLOSE_CLIENT_SECONDS = 2.0
 
@@ -81,7 +84,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(
         self,
         revoked: Callable[[list[TopicPartition]], Awaitable[None]],
-        assigned: Callable[[list[TopicPartition]], None],
+        assigned: Callable[[list[TopicPartition]], Awaitable[None]],
     ) -> None:
         self._revoked = revoked
         self._assigned = assigned
@@ -90,7 +93,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._revoked(list(revoked))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        self._assigned(list(assigned))
+        await self._assigned(list(assigned))
 
 
 class Relay:
@@ -319,18 +322,31 @@ class Relay:
 
     # -- rebalance and shutdown -----------------------------------------------------------
 
-    def _adopt(self, assigned: list[TopicPartition]) -> None:
-        for tp in assigned:
-            if tp not in self._lanes:
-                self._lanes[tp] = PartitionLane(
-                    tp, self._flow.run, on_progress=self._progress, on_crash=self._crashed
-                )
+    async def _adopt(self, assigned: list[TopicPartition]) -> None:
+        new = [tp for tp in assigned if tp not in self._lanes]
+        for tp in new:
+            self._lanes[tp] = PartitionLane(
+                tp, self._flow.run, on_progress=self._progress, on_crash=self._crashed
+            )
+        await self._skip_finished(new)
         self.joined.set()
         self._partition_progress.assigned(len(self._lanes))
         _log.info(
             "partitions_assigned",
             extra={"fields": {"partitions": sorted(tp.partition for tp in assigned)}},
         )
+
+    async def _skip_finished(self, tps: list[TopicPartition]) -> None:
+        """New lanes skip what an earlier owner finished (`_resume.py`); paused meanwhile."""
+        if not tps:
+            return
+        self._consumer.pause(*tps)
+        try:
+            found = await finished_above_commits(self._consumer, tps, within=_RESUME_SECONDS)
+            for tp, ranges in found.items():
+                self._lanes[tp].tracker.resume(ranges, self.metrics.skipped_finished.inc)
+        finally:
+            self._consumer.resume(*(tp for tp in tps if tp in self._consumer.assignment()))
 
     async def _release(self, revoked: list[TopicPartition]) -> None:
         """Close the revoked lanes, commit what is final (`CommitLoop.revoke`), drop them."""

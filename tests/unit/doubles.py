@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import orjson
 from aiokafka import TopicPartition
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from relay_harness import encode, relay_settings, signal
 
 from consumer.adapters import DeadLetterWriter, HttpAnswer, HttpSender
@@ -141,17 +141,19 @@ class MemoryProducer(Changes):
 
 
 class MemoryBroker(Changes):
-    """The commit seam: keeps every commit; `silent` makes it never answer."""
+    """The commit seam: keeps every commit's offsets and metadata; `silent` never answers."""
 
     def __init__(self, *, silent: bool = False) -> None:
         super().__init__()
         self.commits: list[dict[TopicPartition, int]] = []
+        self.metadata: list[dict[TopicPartition, str]] = []
         self.silent = silent
 
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+    async def commit(self, offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
         if self.silent:
             await asyncio.Event().wait()
-        self.commits.append(dict(offsets))
+        self.commits.append({tp: each.offset for tp, each in offsets.items()})
+        self.metadata.append({tp: each.metadata for tp, each in offsets.items()})
         await self.notify()
 
 

@@ -6,13 +6,14 @@ import asyncio
 
 from aiokafka import TopicPartition
 
+from consumer.service import decode_finished
 from unit.doubles import TOPIC, MemoryBroker, commit_loop, lane, record, rig
 
 TP = TopicPartition(TOPIC, 0)
 
 
 async def test_a_final_record_above_an_unfinished_one_is_not_committed() -> None:
-    """B's records finish first, but the commit waits for A's offset 0; then it covers all."""
+    """B's records finish first: the commit stays at A's offset 0 (B's in its metadata)."""
     r, broker = rig(), MemoryBroker()
     release_a = r.server.hold("A")
     partition = lane(r.flow)
@@ -21,11 +22,13 @@ async def test_a_final_record_above_an_unfinished_one_is_not_committed() -> None
         partition.submit(record(offset, key, offset))
     await r.server.until(lambda: len(r.server.notes("B")) == 2)
     assert await commits.commit_now() is True
-    assert broker.commits == []
+    assert broker.commits == [{TP: 0}]
+    assert decode_finished(0, broker.metadata[0][TP]) == ((1, 3),)
     release_a.set()
     await r.server.until(lambda: partition.tracker.committable == 3)
     assert await commits.commit_now() is True
-    assert broker.commits == [{TP: 3}]
+    assert broker.commits == [{TP: 0}, {TP: 3}]
+    assert broker.metadata[1] == {TP: ""}
     assert commits.committed(TP) == 3
 
 
