@@ -1,0 +1,540 @@
+"""Publish-to-arrival latency of paced live traffic: the relay against the naive loop.
+
+For each system (the relay, `signal-relay run`; the naive one-at-a-time loop, bench/naive.py)
+and each rate, on a fresh topic: the consumer starts and is warmed up (records published until
+one arrives), then `count` signals are published at `rate` per second. Each carries its
+producer send time (`time.time()` just before `producer.send`) in its `note`, which goes into
+the canonical body; a timing server in a process of its own notes the arrival time of each
+request (before reading its body) and answers 201. Latency = arrival - send, both read from
+this machine's one wall clock. Both consumers use the relay's default fetch settings
+(`KAFKA_FETCH_MAX_WAIT_MS`, `KAFKA_FETCH_MIN_BYTES`).
+
+The relay's Kafka record timestamp to 201 is read from its own histogram when it exports one
+(`signal_relay_record_age_at_delivery_seconds`); without it that line is left out.
+
+`python -m bench.latency [--quick] [--write]` runs this step alone (`--write` puts its section
+into bench/RESULTS.md); `python -m bench` runs it with the rest. `python -m bench.latency serve
+PORT` is the timing server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+
+from bench.backlog import PARTITIONS
+from bench.loops import run_fast
+from bench.processes import BenchError, free_port, start_process, stop_process, wait_for
+from bench.records import SECRET, bench_records
+from bench.relay import histogram_quantile, parse_histogram, relay_env, running_relay
+from consumer.config import load_settings
+from consumer.tools import ensure_topic
+
+__all__ = [
+    "FULL_PLAN",
+    "QUICK_PLAN",
+    "SECTION",
+    "LatencyPlan",
+    "LatencyResult",
+    "LatencyRun",
+    "measure_latency",
+    "render_latency",
+    "replace_section",
+]
+
+AGE_HISTOGRAMS = (
+    "signal_relay_record_age_at_delivery_seconds",
+    "signal_relay_record_age_seconds",
+)
+"""The relay's Kafka-timestamp-to-201 histogram, under the names it may carry; first found wins."""
+TARGET_RATIO = 2.0
+"""The relay's p99 at the high rate may be at most this many times the naive p99 at the low rate."""
+
+_PATH = "/api/v1/signals/ingest"
+_SENT = "sent="
+_WARM = "warm "
+_WARM_EVERY = 0.1
+_WARM_SECONDS = 60.0
+_SETTLE_SECONDS = 60.0
+_START_SECONDS = 20.0
+_PACE_TICK = 0.002
+_HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyPlan:
+    """Rates and how many signals each run publishes.
+
+    Attributes:
+        low_rate: the low rate, signals per second.
+        high_rate: the high rate.
+        low_count: signals published at the low rate.
+        high_count: signals published at the high rate.
+    """
+
+    low_rate: float
+    high_rate: float
+    low_count: int
+    high_count: int
+
+
+FULL_PLAN = LatencyPlan(low_rate=20.0, high_rate=2_000.0, low_count=400, high_count=20_000)
+QUICK_PLAN = LatencyPlan(low_rate=20.0, high_rate=200.0, low_count=20, high_count=200)
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyRun:
+    """One system at one rate.
+
+    Attributes:
+        system: "relay" or "naive".
+        rate: signals per second published.
+        count: signals that arrived (each once: repeats are not counted).
+        p50: median publish-to-arrival seconds.
+        p99: 99th percentile of the same.
+        worst: the largest.
+        achieved_rate: signals per second actually published.
+        age_p50: median Kafka-timestamp-to-201 seconds (relay histogram), or NaN.
+        age_p99: 99th percentile of the same, or NaN.
+    """
+
+    system: str
+    rate: float
+    count: int
+    p50: float
+    p99: float
+    worst: float
+    achieved_rate: float
+    age_p50: float = math.nan
+    age_p99: float = math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyResult:
+    """Every run, and the settings they shared.
+
+    Attributes:
+        plan: the rates and counts.
+        runs: relay and naive at the low and the high rate.
+        fetch_max_wait_ms: KAFKA_FETCH_MAX_WAIT_MS of both consumers (the relay's default).
+        fetch_min_bytes: KAFKA_FETCH_MIN_BYTES of both.
+        age_metric: the relay's record-age histogram name, or "" when it exports none.
+    """
+
+    plan: LatencyPlan
+    runs: tuple[LatencyRun, ...]
+    fetch_max_wait_ms: int
+    fetch_min_bytes: int
+    age_metric: str
+
+    def run(self, system: str, rate: float) -> LatencyRun:
+        """The run of `system` at `rate`."""
+        return next(r for r in self.runs if r.system == system and r.rate == rate)
+
+    @property
+    def ratio(self) -> float:
+        """Relay p99 at the high rate over naive p99 at the low rate (target: <= 2)."""
+        relay = self.run("relay", self.plan.high_rate).p99
+        return relay / self.run("naive", self.plan.low_rate).p99
+
+
+# -- the timing server (its own process) -----------------------------------------------------
+
+
+def _serve(port: int) -> None:
+    """Answer every ingest POST with 201; keep publish-to-arrival per signal; `/_latency`."""
+    arrivals: dict[str, float] = {}  # signal_id -> arrival - sent, first arrival only
+    warm = 0
+
+    async def ingest(request: web.Request) -> web.Response:
+        nonlocal warm
+        arrived = time.time()
+        body = orjson.loads(await request.read())
+        signal_id, note = body["signal_id"], body.get("note", "")
+        if note.startswith(_SENT):
+            arrivals.setdefault(signal_id, arrived - float(note[len(_SENT) :]))
+        elif note.startswith(_WARM):
+            warm += 1
+        answer = {"signal_id": signal_id, "status": "received", "server_timestamp": arrived}
+        return web.json_response(answer, status=201)
+
+    async def samples(request: web.Request) -> web.Response:
+        return web.json_response({"warm": warm, "latencies": list(arrivals.values())})
+
+    async def clear(request: web.Request) -> web.Response:
+        nonlocal warm
+        arrivals.clear()
+        warm = 0
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post(_PATH, ingest)
+    app.router.add_get("/_latency", samples)
+    app.router.add_delete("/_latency", clear)
+
+    async def main() -> None:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await asyncio.Event().wait()
+
+    run_fast(main())
+
+
+class _TimingServer:
+    """Control of the running timing server."""
+
+    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
+        self.url = url
+        self._session = session
+
+    async def state(self) -> dict[str, Any]:
+        async with self._session.get(f"{self.url}/_latency") as response:
+            state: dict[str, Any] = await response.json()
+            return state
+
+    async def clear(self) -> None:
+        async with self._session.delete(f"{self.url}/_latency") as response:
+            await response.read()
+
+
+@contextlib.asynccontextmanager
+async def _timing_server(logs: Path) -> AsyncIterator[_TimingServer]:
+    port = free_port()
+    command = [sys.executable, "-m", "bench.latency", "serve", str(port)]
+    process = await start_process(command, {}, logs / "latency-server.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            server = _TimingServer(url, session)
+
+            async def up() -> bool:
+                if process.returncode is not None:
+                    raise BenchError(f"the timing server exited with {process.returncode}")
+                try:
+                    await server.state()
+                except aiohttp.ClientError:
+                    return False
+                return True
+
+            await wait_for(up, _START_SECONDS, "the timing server to answer")
+            yield server
+    finally:
+        await stop_process(process)
+
+
+# -- publishing ------------------------------------------------------------------------------
+
+
+class _Publisher:
+    """Paced publishing of signals stamped with their send time."""
+
+    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
+        self._producer = producer
+        self._topic = topic
+
+    async def warm_up(self, server: _TimingServer, tag: str) -> None:
+        """Publish a record every 100 ms until one has arrived: the consumer is in place."""
+        records = bench_records(10**6, tag=f"-warm-{tag}")
+        deadline = time.monotonic() + _WARM_SECONDS
+        while (await server.state())["warm"] == 0:
+            if time.monotonic() > deadline:
+                raise BenchError(f"no warm-up signal arrived within {_WARM_SECONDS:g}s")
+            record = next(records)
+            signal = orjson.loads(record.value)
+            signal["note"] = f"{_WARM}{tag}"
+            await self._producer.send(self._topic, value=orjson.dumps(signal), key=record.key)
+            await asyncio.sleep(_WARM_EVERY)
+
+    async def paced(self, count: int, rate: float, tag: str) -> float:
+        """Publish `count` signals at `rate` per second; returns the rate achieved."""
+        signals = []
+        for record in bench_records(count, tag=f"-lat-{tag}", seed=41):
+            signal = orjson.loads(record.value)
+            signal.pop("note", None)
+            signals.append((record.key, signal))
+        send, topic = self._producer.send, self._topic
+        pending = []
+        started = time.perf_counter()
+        for n, (key, signal) in enumerate(signals):
+            delay = started + n / rate - time.perf_counter()
+            if delay > _PACE_TICK:
+                await asyncio.sleep(delay)  # pacing the producer, not waiting for a result
+            signal["note"] = f"{_SENT}{time.time():.6f}"
+            pending.append(await send(topic, value=orjson.dumps(signal), key=key))
+        await asyncio.gather(*pending)
+        elapsed = time.perf_counter() - started
+        return count / elapsed if elapsed > 0 else math.inf
+
+
+# -- the runs --------------------------------------------------------------------------------
+
+
+async def measure_latency(
+    bootstrap: str, logs: Path, plan: LatencyPlan = FULL_PLAN
+) -> LatencyResult:
+    """Relay and naive loop, each at the low and the high rate, on one broker."""
+    defaults = load_settings(
+        {"PRODUCER_ID": "bench", "HMAC_PRODUCER_SECRET": SECRET, "OUTBOUND_SERVER_URL": "http://x"}
+    )
+    fetch = {
+        "KAFKA_FETCH_MAX_WAIT_MS": defaults.fetch_max_wait_ms,
+        "KAFKA_FETCH_MIN_BYTES": defaults.fetch_min_bytes,
+    }
+    runs: list[LatencyRun] = []
+    age_metric = ""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    await producer.start()
+    try:
+        async with _timing_server(logs) as server:
+            for rate, count in ((plan.low_rate, plan.low_count), (plan.high_rate, plan.high_count)):
+                for system in ("relay", "naive"):
+                    topic = f"latency-{uuid.uuid4().hex[:12]}"
+                    await ensure_topic(bootstrap, topic, PARTITIONS)
+                    await ensure_topic(bootstrap, f"{topic}.dlq")
+                    await server.clear()
+                    publisher = _Publisher(producer, topic)
+                    print(f"bench: latency: {system} at {rate:g}/s", file=sys.stderr, flush=True)
+                    if system == "relay":
+                        run, found = await _relay_run(
+                            bootstrap, topic, server, publisher, rate, count, fetch, logs
+                        )
+                        age_metric = age_metric or found
+                    else:
+                        run = await _naive_run(
+                            bootstrap, topic, server, publisher, rate, count, fetch, logs
+                        )
+                    runs.append(run)
+    finally:
+        await producer.stop()
+    return LatencyResult(
+        plan=plan,
+        runs=tuple(runs),
+        fetch_max_wait_ms=defaults.fetch_max_wait_ms,
+        fetch_min_bytes=defaults.fetch_min_bytes,
+        age_metric=age_metric,
+    )
+
+
+async def _relay_run(
+    bootstrap: str,
+    topic: str,
+    server: _TimingServer,
+    publisher: _Publisher,
+    rate: float,
+    count: int,
+    fetch: dict[str, int],
+    logs: Path,
+) -> tuple[LatencyRun, str]:
+    group = f"latency-relay-{uuid.uuid4().hex[:8]}"
+    env = relay_env(bootstrap, topic, server.url, KAFKA_GROUP_ID=group, **fetch)
+    async with running_relay(env, logs / "latency-relay.log") as relay:
+        await publisher.warm_up(server, group)
+        before = await relay.metrics()
+        achieved = await publisher.paced(count, rate, group)
+        latencies = await _arrivals(server, count, rate)
+        after = await relay.metrics()
+    name, age_p50, age_p99 = _age_quantiles(before, after)
+    return _run("relay", rate, latencies, achieved, age_p50, age_p99), name
+
+
+async def _naive_run(
+    bootstrap: str,
+    topic: str,
+    server: _TimingServer,
+    publisher: _Publisher,
+    rate: float,
+    count: int,
+    fetch: dict[str, int],
+    logs: Path,
+) -> LatencyRun:
+    group = f"latency-naive-{uuid.uuid4().hex[:8]}"
+    # It stops on its own after this long; it is stopped as soon as every signal arrived.
+    seconds = _WARM_SECONDS + count / rate + _SETTLE_SECONDS
+    command = [
+        sys.executable,
+        "-m",
+        "bench.naive",
+        bootstrap,
+        topic,
+        group,
+        server.url,
+        f"{seconds:g}",
+        str(fetch["KAFKA_FETCH_MAX_WAIT_MS"]),
+        str(fetch["KAFKA_FETCH_MIN_BYTES"]),
+    ]
+    process = await start_process(command, {}, logs / "latency-naive.log")
+    try:
+        await publisher.warm_up(server, group)
+        achieved = await publisher.paced(count, rate, group)
+        latencies = await _arrivals(server, count, rate)
+    finally:
+        await stop_process(process)
+    return _run("naive", rate, latencies, achieved)
+
+
+async def _arrivals(server: _TimingServer, count: int, rate: float) -> list[float]:
+    """The latencies once all `count` signals arrived (bounded by the publishing time + 60 s)."""
+    latencies: list[float] = []
+
+    async def arrived() -> bool:
+        nonlocal latencies
+        latencies = (await server.state())["latencies"]
+        return len(latencies) >= count
+
+    await wait_for(arrived, count / rate + _SETTLE_SECONDS, f"{count} signals to arrive")
+    return sorted(latencies)
+
+
+def _run(
+    system: str,
+    rate: float,
+    latencies: list[float],
+    achieved: float,
+    age_p50: float = math.nan,
+    age_p99: float = math.nan,
+) -> LatencyRun:
+    return LatencyRun(
+        system=system,
+        rate=rate,
+        count=len(latencies),
+        p50=_quantile(latencies, 0.5),
+        p99=_quantile(latencies, 0.99),
+        worst=latencies[-1],
+        achieved_rate=achieved,
+        age_p50=age_p50,
+        age_p99=age_p99,
+    )
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """The nearest-rank quantile of a sorted list."""
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def _age_quantiles(before: str, after: str) -> tuple[str, float, float]:
+    """p50 and p99 of the relay's record-age histogram over the paced phase, if it has one."""
+    for name in AGE_HISTOGRAMS:
+        start, end = parse_histogram(before, name), parse_histogram(after, name)
+        if end:
+            done = dict(start)
+            delta = [(bound, total - done.get(bound, 0.0)) for bound, total in end]
+            return name, histogram_quantile(0.5, delta), histogram_quantile(0.99, delta)
+    return "", math.nan, math.nan
+
+
+# -- the report ------------------------------------------------------------------------------
+
+SECTION = "## Publish-to-arrival latency"
+
+
+def render_latency(result: LatencyResult) -> str:
+    """The RESULTS.md section: every run, the target line and how it was measured."""
+    plan = result.plan
+    rows = [
+        f"| {run.system} | {run.rate:,.0f}/s ({run.achieved_rate:,.0f}/s achieved) | "
+        f"{run.count:,} | {_ms(run.p50)} | {_ms(run.p99)} | {_ms(run.worst)} | "
+        f"{_age(run)} |"
+        for run in result.runs
+    ]
+    ratio = result.ratio
+    verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
+    age_note = (
+        f"Kafka record timestamp to 201: the relay's `{result.age_metric}` histogram over "
+        "the paced phase (bucket-interpolated)."
+        if result.age_metric
+        else "Kafka record timestamp to 201: not measured; the relay exports no record-age "
+        f"histogram (looked for {', '.join(f'`{n}`' for n in AGE_HISTOGRAMS)})."
+    )
+    return "\n".join(
+        [
+            SECTION,
+            "",
+            f"Paced live traffic, producer send to the request reaching the server, "
+            f"{plan.low_count:,} signals at {plan.low_rate:g}/s and {plan.high_count:,} at "
+            f"{plan.high_rate:,.0f}/s, over {PARTITIONS} partitions and 200 instruments. "
+            f"Both consumers: KAFKA_FETCH_MAX_WAIT_MS={result.fetch_max_wait_ms}, "
+            f"KAFKA_FETCH_MIN_BYTES={result.fetch_min_bytes} (the relay's defaults).",
+            "",
+            "| system | rate | signals | p50 | p99 | max | record timestamp to 201 p50 / p99 |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            f"**Target: relay p99 at {plan.high_rate:,.0f}/s at most {TARGET_RATIO:g}x the naive "
+            f"loop's p99 at {plan.low_rate:g}/s: "
+            f"{_ms(result.run('relay', plan.high_rate).p99)} vs "
+            f"{_ms(result.run('naive', plan.low_rate).p99)}, ratio {ratio:.2f}: {verdict}.**",
+            "",
+            "How: each signal carries `time.time()` taken just before `producer.send` in its "
+            "`note`; a timing server (bench/latency.py, its own process) takes `time.time()` "
+            "when the request's headers are in, before reading the body, and answers 201. "
+            "The consumer is warmed up first (signals published until one arrives), so group "
+            "join and connection set-up are not counted. " + age_note,
+            "",
+        ]
+    )
+
+
+def _ms(seconds: float) -> str:
+    return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.1f} ms"
+
+
+def _age(run: LatencyRun) -> str:
+    if math.isnan(run.age_p50):
+        return "n/a"
+    return f"{_ms(run.age_p50)} / {_ms(run.age_p99)}"
+
+
+def replace_section(markdown: str, section: str) -> str:
+    """`markdown` with its latency section replaced by `section` (appended when absent)."""
+    start = markdown.find(SECTION)
+    if start < 0:
+        return markdown.rstrip("\n") + "\n\n" + section
+    end = markdown.find("\n## ", start + len(SECTION))
+    rest = "" if end < 0 else markdown[end + 1 :]
+    return markdown[:start] + section + ("\n" + rest if rest else "")
+
+
+# -- command line ----------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m bench.latency [--quick] [--write]`, or `python -m bench.latency serve PORT`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["serve"]:
+        _serve(int(args[1]))
+        return 0
+    parser = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smoke-test sizes")
+    parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    options = parser.parse_args(args)
+    from consumer.devkit import local_broker
+
+    with tempfile.TemporaryDirectory(prefix="signal-relay-latency-") as logs, local_broker() as b:
+        plan = QUICK_PLAN if options.quick else FULL_PLAN
+        result = asyncio.run(measure_latency(b.bootstrap_servers, Path(logs), plan))
+    section = render_latency(result)
+    print(section)
+    if options.write:
+        path = _HERE / "RESULTS.md"
+        path.write_text(replace_section(path.read_text() if path.exists() else "", section))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
