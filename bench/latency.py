@@ -30,11 +30,10 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import orjson
-from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
 from bench.backlog import PARTITIONS
@@ -161,43 +160,87 @@ class LatencyResult:
 
 
 def _serve(port: int) -> None:
-    """Answer every ingest POST with 201; keep publish-to-arrival per signal; `/_latency`."""
-    arrivals: dict[str, float] = {}  # signal_id -> arrival - sent, first arrival only
-    warm = 0
+    """Answer every ingest POST with 201; keep publish-to-arrival per signal; `/_latency`.
 
-    async def ingest(request: web.Request) -> web.Response:
-        nonlocal warm
-        arrived = time.time()
-        body = orjson.loads(await request.read())
-        signal_id, note = body["signal_id"], body.get("note", "")
-        if note.startswith(_SENT):
-            arrivals.setdefault(signal_id, arrived - float(note[len(_SENT) :]))
-        elif note.startswith(_WARM):
-            warm += 1
-        answer = {"signal_id": signal_id, "status": "received", "server_timestamp": arrived}
-        return web.json_response(answer, status=201)
-
-    async def samples(request: web.Request) -> web.Response:
-        return web.json_response({"warm": warm, "latencies": list(arrivals.values())})
-
-    async def clear(request: web.Request) -> web.Response:
-        nonlocal warm
-        arrivals.clear()
-        warm = 0
-        return web.json_response({})
-
-    app = web.Application()
-    app.router.add_post(_PATH, ingest)
-    app.router.add_get("/_latency", samples)
-    app.router.add_delete("/_latency", clear)
+    A minimal HTTP/1.1 server on asyncio's protocol layer (keep-alive, Content-Length bodies):
+    the harness must take as little of the machine's CPU as it can, since the consumers under
+    test share it. The arrival time is taken when the request's first bytes are read.
+    """
+    state = _Arrivals()
 
     async def main() -> None:
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        await asyncio.Event().wait()
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: _TimingProtocol(state), "127.0.0.1", port)
+        async with server:
+            await server.serve_forever()
 
     run_fast(main())
+
+
+class _Arrivals:
+    """What the timing server keeps: publish-to-arrival per signal id, and warm-ups seen."""
+
+    def __init__(self) -> None:
+        self.latencies: dict[str, float] = {}  # first arrival only: a re-send is not counted
+        self.warm = 0
+
+    def answer(self, method: bytes, path: bytes, body: bytes, arrived: float) -> bytes:
+        """The response to one request, as bytes on the wire."""
+        if method == b"POST" and path == _PATH.encode():
+            signal = orjson.loads(body)
+            signal_id, note = signal["signal_id"], signal.get("note", "")
+            if note.startswith(_SENT):
+                self.latencies.setdefault(signal_id, arrived - float(note[len(_SENT) :]))
+            elif note.startswith(_WARM):
+                self.warm += 1
+            reply = {"signal_id": signal_id, "status": "received", "server_timestamp": arrived}
+            return _response(b"201 Created", orjson.dumps(reply))
+        if path == b"/_latency" and method == b"GET":
+            reply = {"warm": self.warm, "latencies": list(self.latencies.values())}
+            return _response(b"200 OK", orjson.dumps(reply))
+        if path == b"/_latency" and method == b"DELETE":
+            self.latencies.clear()
+            self.warm = 0
+            return _response(b"200 OK", b"{}")
+        return _response(b"404 Not Found", b"{}")
+
+
+def _response(status: bytes, body: bytes) -> bytes:
+    head = b"HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    return head % (status, len(body)) + body
+
+
+class _TimingProtocol(asyncio.Protocol):
+    """One connection: requests parsed one after another from the byte stream."""
+
+    def __init__(self, state: _Arrivals) -> None:
+        self._state = state
+        self._buffer = b""
+        self._arrived = 0.0
+        self._transport: asyncio.WriteTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.WriteTransport, transport)  # uvloop's is no subclass
+
+    def data_received(self, data: bytes) -> None:
+        if not self._buffer:
+            self._arrived = time.time()  # the first bytes of a request
+        self._buffer += data
+        while (end := self._buffer.find(b"\r\n\r\n")) >= 0:
+            head = self._buffer[:end].split(b"\r\n")
+            length = 0
+            for line in head[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if len(self._buffer) < end + 4 + length:
+                return  # the body is still coming
+            body = self._buffer[end + 4 : end + 4 + length]
+            self._buffer = self._buffer[end + 4 + length :]
+            method, path = head[0].split(b" ")[:2]
+            assert self._transport is not None
+            self._transport.write(self._state.answer(method, path, body, self._arrived))
+            self._arrived = time.time()  # pipelined bytes already here belong to the next
 
 
 class _TimingServer:
