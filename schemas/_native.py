@@ -41,17 +41,19 @@ _RFC3339_COMMON = (
 def _decimal(upper: Decimal, *, inclusive: bool) -> cs.CoreSchema:
     """A decimal in [1e-64, upper) (or up to `upper` inclusive): a Decimal, int or plain text."""
     bounds: dict[str, Any] = {"ge": _LOWEST, "le" if inclusive else "lt": upper}
+    # Tried in order, the first that fits wins: text first (the protocol's advice for exact
+    # prices), then a JSON number with a fraction or exponent (jiter's Decimal), then an integer.
     return cs.union_schema(
         [
-            cs.decimal_schema(strict=True, allow_inf_nan=False, **bounds),
-            cs.chain_schema(
-                [cs.int_schema(strict=True, gt=0), cs.decimal_schema(strict=False, **bounds)]
-            ),
             cs.chain_schema(
                 [
                     cs.str_schema(strict=True, pattern=_PLAIN_DECIMAL),
                     cs.decimal_schema(strict=False, allow_inf_nan=False, **bounds),
                 ]
+            ),
+            cs.decimal_schema(strict=True, allow_inf_nan=False, **bounds),
+            cs.chain_schema(
+                [cs.int_schema(strict=True, gt=0), cs.decimal_schema(strict=False, **bounds)]
             ),
         ],
         mode="left_to_right",
