@@ -27,17 +27,19 @@ import argparse
 import asyncio
 import contextlib
 import math
+import os
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import aiohttp
 import orjson
+import psutil
 from aiokafka import AIOKafkaProducer
 
 from bench.backlog import PARTITIONS
@@ -115,6 +117,8 @@ class LatencyRun:
         p99: 99th percentile of the same.
         worst: the largest.
         achieved_rate: signals per second actually published.
+        cpu: the consumer's CPU seconds per wall second while it was measured (1.0 = a core).
+        load: the machine's 1-minute load average at the end of the run.
         age_p50: median Kafka-timestamp-to-201 seconds (relay histogram), or NaN.
         age_p99: 99th percentile of the same, or NaN.
     """
@@ -127,6 +131,8 @@ class LatencyRun:
     p99: float
     worst: float
     achieved_rate: float
+    cpu: float
+    load: float
     age_p50: float = math.nan
     age_p99: float = math.nan
 
@@ -397,11 +403,13 @@ async def _relay_run(
     async with running_relay(env, logs / "latency-relay.log") as relay:
         await publisher.warm_up(server, group)
         before = await relay.metrics()
-        achieved = await publisher.paced(count, rate, group)
-        latencies = await _arrivals(server, count, rate)
+        with _cpu_watch(relay.pid) as cpu:
+            achieved = await publisher.paced(count, rate, group)
+            latencies = await _arrivals(server, count, rate)
         after = await relay.metrics()
     name, age_p50, age_p99 = _age_quantiles(before, after)
-    return _run("relay", rate, count, latencies, achieved, age_p50, age_p99), name
+    run = _run("relay", rate, count, latencies, achieved, cpu.share(), age_p50, age_p99)
+    return run, name
 
 
 async def _naive_run(
@@ -432,11 +440,12 @@ async def _naive_run(
     process = await start_process(command, {}, logs / "latency-naive.log")
     try:
         await publisher.warm_up(server, group)
-        achieved = await publisher.paced(count, rate, group)
-        latencies = await _arrivals(server, count, rate)
+        with _cpu_watch(process.pid) as cpu:
+            achieved = await publisher.paced(count, rate, group)
+            latencies = await _arrivals(server, count, rate)
     finally:
         await stop_process(process)
-    return _run("naive", rate, count, latencies, achieved)
+    return _run("naive", rate, count, latencies, achieved, cpu.share())
 
 
 async def _arrivals(server: _TimingServer, count: int, rate: float) -> list[float]:
@@ -459,6 +468,7 @@ def _run(
     published: int,
     latencies: list[float],
     achieved: float,
+    cpu_share: tuple[float, float],
     age_p50: float = math.nan,
     age_p99: float = math.nan,
 ) -> LatencyRun:
@@ -473,9 +483,37 @@ def _run(
         p99=_quantile(latencies, 0.99),
         worst=latencies[-1],
         achieved_rate=achieved,
+        cpu=cpu_share[0],
+        load=cpu_share[1],
         age_p50=age_p50,
         age_p99=age_p99,
     )
+
+
+class _CpuWatch:
+    """CPU seconds of one process over a stretch of wall time."""
+
+    def __init__(self, pid: int) -> None:
+        self._process = psutil.Process(pid)
+        self._cpu = self._seconds()
+        self._wall = time.monotonic()
+
+    def _seconds(self) -> float:
+        try:
+            times = self._process.cpu_times()
+        except psutil.Error:
+            return math.nan
+        return float(times.user + times.system)
+
+    def share(self) -> tuple[float, float]:
+        """(CPU seconds per wall second since the start, the 1-minute load average now)."""
+        wall = time.monotonic() - self._wall
+        return (self._seconds() - self._cpu) / wall, os.getloadavg()[0]
+
+
+@contextlib.contextmanager
+def _cpu_watch(pid: int) -> Iterator[_CpuWatch]:
+    yield _CpuWatch(pid)
 
 
 def _quantile(ordered: list[float], q: float) -> float:
@@ -505,7 +543,7 @@ def render_latency(result: LatencyResult) -> str:
     rows = [
         f"| {run.system} | {run.rate:,.0f}/s ({run.achieved_rate:,.0f}/s achieved) | "
         f"{_arrived(run)} | {_ms(run.p50)} | {_ms(run.p99)} | {_ms(run.worst)} | "
-        f"{_age(run)} |"
+        f"{_age(run)} | {run.cpu:.2f} | {run.load:.1f} |"
         for run in result.runs
     ]
     ratio = result.ratio
@@ -528,8 +566,8 @@ def render_latency(result: LatencyResult) -> str:
             f"KAFKA_FETCH_MIN_BYTES={result.fetch_min_bytes} (the relay's defaults).",
             "",
             "| system | rate | signals arrived | p50 | p99 | max "
-            "| record timestamp to 201 p50 / p99 |",
-            "|---|---|---|---|---|---|---|",
+            "| record timestamp to 201 p50 / p99 | consumer CPU (cores) | load |",
+            "|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
             f"**Target: relay p99 at {plan.high_rate:,.0f}/s at most {TARGET_RATIO:g}x the naive "
@@ -545,7 +583,10 @@ def render_latency(result: LatencyResult) -> str:
             "together, as bench/backlog.py's paced publishing does). The consumer is warmed up "
             "first (signals published until one arrives), so group join and connection set-up "
             "are not counted. A system that cannot keep up with the rate falls further behind "
-            "with every signal: it is reported with what arrived by the deadline. " + age_note,
+            "with every signal: it is reported with what arrived by the deadline. Consumer CPU "
+            "is the consumer process's CPU seconds per wall second over the paced phase and "
+            "the wait for arrivals; load is the machine's 1-minute load average after it "
+            f"({os.cpu_count()} cores, shared). " + age_note,
             "",
         ]
     )
