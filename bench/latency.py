@@ -406,9 +406,10 @@ async def _relay_run(
         with _cpu_watch(relay.pid) as cpu:
             achieved = await publisher.paced(count, rate, group)
             latencies = await _arrivals(server, count, rate)
+            share = cpu.share()
         after = await relay.metrics()
     name, age_p50, age_p99 = _age_quantiles(before, after)
-    run = _run("relay", rate, count, latencies, achieved, cpu.share(), age_p50, age_p99)
+    run = _run("relay", rate, count, latencies, achieved, share, age_p50, age_p99)
     return run, name
 
 
@@ -443,9 +444,10 @@ async def _naive_run(
         with _cpu_watch(process.pid) as cpu:
             achieved = await publisher.paced(count, rate, group)
             latencies = await _arrivals(server, count, rate)
+            share = cpu.share()
     finally:
         await stop_process(process)
-    return _run("naive", rate, count, latencies, achieved, cpu.share())
+    return _run("naive", rate, count, latencies, achieved, share)
 
 
 async def _arrivals(server: _TimingServer, count: int, rate: float) -> list[float]:

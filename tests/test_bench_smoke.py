@@ -24,6 +24,7 @@ async def test_latency_bench_measures_relay_and_naive_at_both_rates(
     for run in result.runs:
         assert run.count == (_TINY.low_count if run.rate == 20.0 else _TINY.high_count)
         assert 0 < run.p50 <= run.p99 <= run.worst < 60
+        assert run.cpu >= 0
     assert math.isfinite(result.ratio)
     section = render_latency(result)
     assert "ratio" in section
