@@ -577,6 +577,8 @@ def render_latency(result: LatencyResult) -> str:
             f"{_ms(result.run('relay', plan.high_rate).p99)} vs "
             f"{_ms(result.run('naive', plan.low_rate).p99)}, ratio {ratio:.2f}: {verdict}.**",
             "",
+            _bounds(result),
+            "",
             "How: each signal carries `time.time()` taken just before `producer.send` in its "
             "`note`; a timing server (bench/latency.py, a minimal HTTP/1.1 server in its own "
             "process) takes `time.time()` when a request's first bytes are read, and answers "
@@ -592,6 +594,26 @@ def render_latency(result: LatencyResult) -> str:
             "",
         ]
     )
+
+
+def _bounds(result: LatencyResult) -> str:
+    """What this run's own figures say bounds the latency."""
+    plan = result.plan
+    low, high = result.run("relay", plan.low_rate), result.run("relay", plan.high_rate)
+    naive_low = result.run("naive", plan.low_rate)
+    text = (
+        f"At {plan.low_rate:g}/s both consumers wait on the fetch: p50 {_ms(low.p50)} (relay) "
+        f"and {_ms(naive_low.p50)} (naive) with a fetch wait of up to "
+        f"{result.fetch_max_wait_ms} ms."
+    )
+    if high.p50 > 2 * low.p99:
+        text += (
+            f" At {plan.high_rate:,.0f}/s the relay's latency is its queue: it did not keep up "
+            f"while it had {high.cpu:.2f} of a core, with the machine's load average at "
+            f"{high.load:.1f} on {os.cpu_count()} cores that also run the broker, the publisher "
+            "and the timing server."
+        )
+    return text
 
 
 def _ms(seconds: float) -> str:
