@@ -606,9 +606,9 @@ def _bounds(result: LatencyResult) -> str:
         f"and {_ms(naive_low.p50)} (naive) with a fetch wait of up to "
         f"{result.fetch_max_wait_ms} ms."
     )
-    if high.p50 > 2 * low.p99:
+    if result.ratio > TARGET_RATIO:
         text += (
-            f" At {plan.high_rate:,.0f}/s the relay's latency is its queue: it did not keep up "
+            f" At {plan.high_rate:,.0f}/s the relay's tail is a queue: signals waited for it "
             f"while it had {high.cpu:.2f} of a core, with the machine's load average at "
             f"{high.load:.1f} on {os.cpu_count()} cores that also run the broker, the publisher "
             "and the timing server."
