@@ -4,10 +4,11 @@ Steps: the CPU pipeline on one core; the HTTP client's own CPU per request (aioh
 httpx); then, with a local broker and the reference receiver in processes of their own, the
 relay against the naive baseline and the aiohttp ceiling at 0 ms and 20 ms receiver latency; a
 sweep of RELAY_MAX_IN_FLIGHT and of the HTTP transport; peak memory through an outage with a
-large backlog; and duplicates after a SIGKILL and after a SIGTERM with one key stuck, on the
-broker as it is and with commit metadata kept (`consumer/devkit/_metadata_keeper.py`).
-Last, the CPU per signed request of the relay's sender and of `HmacClient` (`client_cost.py`).
-`--quick` runs every step at smoke-test sizes.
+large backlog; duplicates after a SIGKILL and after a SIGTERM with one key stuck, on the
+broker as it is and with commit metadata kept (`consumer/devkit/_metadata_keeper.py`);
+publish-to-arrival latency of paced live traffic, relay against naive loop
+(bench/latency.py). Last, the CPU per signed request of the relay's sender and of
+`HmacClient` (`client_cost.py`). `--quick` runs every step at smoke-test sizes.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from bench.end_to_end import (
     measure_relay,
 )
 from bench.http_clients import measure_http_clients
+from bench.latency import FULL_PLAN, QUICK_PLAN, LatencyResult, measure_latency, render_latency
 from bench.machine import cpu_snapshot, describe_machine, load_average
 from bench.memory import measure_memory
 from bench.pipeline import measure_pipeline, profile_pipeline
@@ -101,14 +103,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     logs = Path(tempfile.mkdtemp(prefix="signal-relay-bench-"))
     try:
-        results = asyncio.run(_measure(QUICK if args.quick else FULL, args.quick, logs))
+        results, latency = asyncio.run(_measure(QUICK if args.quick else FULL, args.quick, logs))
         sizes = QUICK if args.quick else FULL
         costs = asyncio.run(measure_client_cost(logs, sizes.http_requests))
     except Exception as exc:
         print(f"bench: failed: {type(exc).__name__}: {exc} (child logs in {logs})", file=sys.stderr)
         return 1
     shutil.rmtree(logs, ignore_errors=True)
-    markdown = with_client_cost(render_markdown(results), render_client_cost(costs))
+    markdown = with_client_cost(
+        render_markdown(results).rstrip("\n") + "\n\n" + render_latency(latency),
+        render_client_cost(costs),
+    )
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "RESULTS.md").write_text(markdown)
     write_chart(results, args.output / "throughput.png")
@@ -133,7 +138,7 @@ def _step(loads: list[float], what: str) -> None:
     print(f"bench: {what} (load {loads[-1]:.2f})", file=sys.stderr, flush=True)
 
 
-async def _measure(sizes: Sizes, quick: bool, logs: Path) -> Results:
+async def _measure(sizes: Sizes, quick: bool, logs: Path) -> tuple[Results, LatencyResult]:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     started = time.monotonic()
     cpu_before = cpu_snapshot()
@@ -162,9 +167,11 @@ async def _measure(sizes: Sizes, quick: bool, logs: Path) -> Results:
             stuck_stop = await measure_stuck_stop(stage, _STUCK_OTHERS)
             _step(loads, "crash and stop again, commit metadata kept")
             kept = await measure_kept(stage, sizes.crash_backlog, _STUCK_OTHERS)
+        _step(loads, "latency: paced live traffic, relay and naive loop")
+        latency = await measure_latency(bootstrap, logs, QUICK_PLAN if quick else FULL_PLAN)
     _step(loads, "done")
     others_cpu = cpu_snapshot().others_since(cpu_before)
-    return Results(
+    results = Results(
         machine=describe_machine(),
         started=started_at,
         seconds=time.monotonic() - started,
@@ -187,6 +194,7 @@ async def _measure(sizes: Sizes, quick: bool, logs: Path) -> Results:
         stuck_stop=stuck_stop,
         kept=kept,
     )
+    return results, latency
 
 
 async def _compare(

@@ -2,8 +2,9 @@
 
 The seed's client style: one `httpx.AsyncClient` with its default pool, a signed POST awaited
 before the next record of the partition is even looked at, and a commit after each record.
-Run as a child process (`python -m bench.naive BOOTSTRAP TOPIC GROUP URL SECONDS`); it stops
-after SECONDS of deliveries and prints one JSON line: counts, rate and fetch-to-201 latencies.
+Run as a child process (`python -m bench.naive BOOTSTRAP TOPIC GROUP URL SECONDS
+[FETCH_MAX_WAIT_MS FETCH_MIN_BYTES]`, aiokafka's defaults without them); it stops after SECONDS
+of deliveries and prints one JSON line: counts, rate and fetch-to-201 latencies.
 """
 
 from __future__ import annotations
@@ -31,15 +32,19 @@ _ASSIGN_SECONDS = 60.0
 
 
 async def relay_naively(
-    bootstrap: str, topic: str, group: str, url: str, seconds: float
+    bootstrap: str, topic: str, group: str, url: str, seconds: float, **fetch: int
 ) -> dict[str, float]:
-    """Deliver from every assigned partition, one record at a time, for `seconds`."""
+    """Deliver from every assigned partition, one record at a time, for `seconds`.
+
+    `fetch` (`fetch_max_wait_ms`, `fetch_min_bytes`) goes to the consumer as it is.
+    """
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **fetch,
     )
     latencies: list[float] = []
     await consumer.start()
@@ -100,9 +105,12 @@ async def _partition(
 
 
 def main(argv: list[str]) -> int:
-    """`python -m bench.naive BOOTSTRAP TOPIC GROUP URL SECONDS`."""
+    """`python -m bench.naive BOOTSTRAP TOPIC GROUP URL SECONDS [FETCH_WAIT_MS FETCH_MIN_BYTES]`."""
     bootstrap, topic, group, url, seconds = argv[0], argv[1], argv[2], argv[3], float(argv[4])
-    result = run_fast(relay_naively(bootstrap, topic, group, url, seconds))
+    fetch = {}
+    if len(argv) > 5:
+        fetch = {"fetch_max_wait_ms": int(argv[5]), "fetch_min_bytes": int(argv[6])}
+    result = run_fast(relay_naively(bootstrap, topic, group, url, seconds, **fetch))
     sys.stdout.write(orjson.dumps(result).decode() + "\n")
     return 0
 

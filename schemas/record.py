@@ -7,8 +7,10 @@ from decimal import Decimal, InvalidOperation
 from json.scanner import make_scanner
 from typing import Any, NoReturn, cast
 
+import jiter
 from pydantic import ValidationError
 
+from schemas._native import native_candidate
 from schemas.candidate import SignalCandidate
 from schemas.errors import (
     DuplicateKeyError,
@@ -34,6 +36,12 @@ def parse_candidate(raw: bytes | None, *, max_size: int | None = None) -> Signal
     """Decode and validate one record value; raise the RecordError subclass that says why not.
 
     Numbers are parsed as Decimal, never through float, so their exact digits survive.
+
+    Two paths, one answer. jiter parses (exact decimals, duplicate keys and NaN refused) and
+    pydantic-core's native constraints validate the common valid record (schemas/_native.py).
+    Anything else, an invalid record above all, is parsed again by the stdlib decoder and
+    validated by `SignalCandidate`, whose errors say why: jiter's error messages and its
+    integers (`-0` comes back as 0) never reach the caller.
     """
     if not raw:
         raise EmptyRecordError("record has no value" if raw is None else "record value is empty")
@@ -41,6 +49,21 @@ def parse_candidate(raw: bytes | None, *, max_size: int | None = None) -> Signal
         raise RecordTooLargeError(
             f"record value is {len(raw)} bytes, over the {max_size}-byte limit"
         )
+    try:
+        # Keys repeat from record to record, values rarely: caching values costs more than it saves.
+        fast = jiter.from_json(
+            raw,
+            float_mode="decimal",
+            catch_duplicate_keys=True,
+            allow_inf_nan=False,
+            cache_mode="keys",
+        )
+    except ValueError:
+        fast = None
+    if type(fast) is dict:
+        candidate = native_candidate(fast)
+        if candidate is not None:
+            return candidate
     document = _strict_json(_utf8(raw))
     if not isinstance(document, dict):
         kind = _JSON_TYPE_NAMES.get(type(document), type(document).__name__)

@@ -11,7 +11,6 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 import orjson
 
@@ -45,11 +44,11 @@ def canonical_body(candidate: SignalCandidate) -> CanonicalSignal:
     """The canonical body of `candidate`, deriving its signal_id when the record has none."""
     fields = _fields_without_id(candidate)
     if candidate.signal_id is None:
-        signal_id = derive_signal_id(orjson.dumps(fields, option=_OPTIONS))
+        signal_id = derive_signal_id(_dumps(fields, option=_OPTIONS))
     else:
         signal_id = str(candidate.signal_id)
     fields["signal_id"] = signal_id
-    return CanonicalSignal(orjson.dumps(fields, option=_OPTIONS), signal_id)
+    return CanonicalSignal(_dumps(fields, option=_OPTIONS), signal_id)
 
 
 def derive_signal_id(body_without_id: bytes) -> str:
@@ -66,29 +65,29 @@ def derive_signal_id(body_without_id: bytes) -> str:
 
 
 def _fields_without_id(candidate: SignalCandidate) -> dict[str, str | datetime]:
+    # One read of the instance's fields (a pydantic model keeps them in __dict__), then locals:
+    # this runs once per record on the hot path.
+    values = candidate.__dict__
     fields: dict[str, str | datetime] = {
-        "instrument": candidate.instrument,
-        "side": candidate.side,
-        "entry_price": _plain(candidate.entry_price),
-        "confidence": _plain(candidate.confidence),
+        "instrument": values["instrument"],
+        "side": values["side"],
+        # Decimals in plain notation with their exact digits: 1E+2 -> "100", 1.50 -> "1.50".
+        "entry_price": format(values["entry_price"], "f"),
+        "confidence": format(values["confidence"], "f"),
     }
-    if candidate.stop_loss is not None:
-        fields["stop_loss"] = _plain(candidate.stop_loss)
-    if candidate.take_profit is not None:
-        fields["take_profit"] = _plain(candidate.take_profit)
-    if candidate.strategy is not None:
-        fields["strategy"] = candidate.strategy
-    if candidate.timeframe is not None:
-        fields["timeframe"] = candidate.timeframe
-    if candidate.generated_at is not None:
-        # Already in UTC (the model normalises it); orjson writes it with Z, and its
-        # microseconds only when non-zero.
-        fields["generated_at"] = candidate.generated_at
-    if candidate.note is not None:
-        fields["note"] = candidate.note
+    for name in _PLAIN_OPTIONAL:
+        value = values[name]
+        if value is not None:
+            fields[name] = format(value, "f")
+    for name in _AS_IS_OPTIONAL:
+        # generated_at is already in UTC (the model normalises it); orjson writes it with Z,
+        # and its microseconds only when non-zero.
+        value = values[name]
+        if value is not None:
+            fields[name] = value
     return fields
 
 
-def _plain(number: Decimal) -> str:
-    """`number` in plain notation with its exact digits: 1E+2 -> "100", 1.50 -> "1.50"."""
-    return format(number, "f")
+_PLAIN_OPTIONAL = ("stop_loss", "take_profit")
+_AS_IS_OPTIONAL = ("strategy", "timeframe", "generated_at", "note")
+_dumps = orjson.dumps
