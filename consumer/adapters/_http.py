@@ -29,6 +29,7 @@ from typing import Protocol
 
 import aiohttp
 import httpx
+from prometheus_client import Counter
 
 from consumer import __version__
 from consumer.adapters._request_rate import rate_limiter
@@ -110,6 +111,11 @@ def build_http_client(settings: Settings) -> HttpClient:
     """The client for `settings.http_transport`; call it with the event loop running."""
     if settings.http_transport == "aiohttp":
         return _AiohttpClient(settings)
+    if settings.http_transport == "pyreqwest":
+        # Imported here: pyreqwest is an optional extra, and its module imports this one.
+        from consumer.adapters._pyreqwest import PyreqwestClient  # noqa: PLC0415
+
+        return PyreqwestClient(settings)
     return _HttpxClient(settings)
 
 
@@ -192,6 +198,10 @@ async def _read_bounded(content: aiohttp.StreamReader) -> tuple[bytes, bool]:
     connection closes before its end) is a transport error: that answer is incomplete, and the
     attempt is retried with the same idempotency key.
     """
+    if content.is_eof():
+        # The whole body is already buffered (a small answer, usually): no read, no timer.
+        whole = content.read_nowait(_MAX_BODY_READ + 1)
+        return whole, len(whole) <= _MAX_BODY_READ and content.at_eof()
     raw = bytearray()
     try:
         async with asyncio.timeout(_BODY_READ_SECONDS):
@@ -243,6 +253,8 @@ class HttpSender:
         self._clock = clock
         rate = settings.max_requests_per_second
         self._rate = None if rate is None else rate_limiter(rate)
+        # Labelled children, cached: `labels()` costs more than the `inc()` it leads to.
+        self._answered: dict[int, Counter] = {}
 
     async def send(self, signal: CanonicalSignal) -> AttemptResult:
         """POST the signal once, signed at the moment it leaves (after waiting for a slot)."""
@@ -262,7 +274,11 @@ class HttpSender:
                 metrics.in_flight.dec()
         duration = time.perf_counter() - started
         metrics.request_duration.observe(duration)
-        metrics.http_responses.labels(str(answer.status)).inc()
+        answered = self._answered.get(answer.status)
+        if answered is None:
+            answered = metrics.http_responses.labels(str(answer.status))
+            self._answered[answer.status] = answered
+        answered.inc()
         return AttemptResult(
             status=answer.status,
             headers=answer.headers,

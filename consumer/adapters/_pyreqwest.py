@@ -1,0 +1,119 @@
+"""POSTs through pyreqwest (Rust: reqwest on hyper), `OUTBOUND_HTTP_TRANSPORT=pyreqwest`.
+
+The same `HttpClient` contract as the aiohttp and httpx transports (consumer/adapters/_http.py),
+with the same bounds on whatever the server answers:
+- redirects are never followed (a 3xx is returned as it is: systemic);
+- the response is handed over at its head (no read-ahead of the body), and no decompression:
+  the body is read as sent, at most `_MAX_BODY_READ` bytes, for at most
+  `_BODY_READ_SECONDS`; a longer, slower or endless body is dropped unread, which closes its
+  connection (hyper never drains an abandoned body), and the status stands; a body that breaks
+  off before its end is a transport error, retried;
+- `OUTBOUND_TIMEOUT_SECONDS` bounds the whole request; cookies, proxies from the environment
+  and the Referer header are off.
+
+TLS: `OUTBOUND_TLS_VERIFY=false` accepts any certificate (tests only); a CA bundle
+(`OUTBOUND_TLS_CA_FILE`) is refused with this transport by the configuration, because reqwest
+can only add roots to its built-in ones, never trust the bundle alone. A client certificate
+(`OUTBOUND_TLS_CERT_FILE` + `OUTBOUND_TLS_KEY_FILE`) is sent as a PEM identity; a key with a
+password is refused (reqwest reads only unencrypted PEM keys).
+
+Every pyreqwest error is re-raised as `PyreqwestTransportError` (an `OSError`: a transport
+error to `HttpSender`), except its timeouts, which are already `TimeoutError`s.
+
+Not re-exported by `consumer.adapters`: this module imports pyreqwest (the `pyreqwest` extra),
+so `build_http_client` imports it only when the transport is chosen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+from pyreqwest.client import ClientBuilder
+from pyreqwest.exceptions import PyreqwestError, RequestTimeoutError
+
+from consumer import __version__
+from consumer.adapters._http import _BODY_READ_SECONDS, _MAX_BODY_READ, HttpAnswer, _answer
+from consumer.config import Settings
+
+__all__ = ["PyreqwestClient", "PyreqwestTransportError"]
+
+_USER_AGENT = f"signal-relay/{__version__}"
+
+
+class PyreqwestTransportError(ConnectionError):
+    """No (complete) response arrived through pyreqwest; the message names its own error."""
+
+
+class PyreqwestClient:
+    """The shared pyreqwest client: a pool of at most `max_in_flight` connections."""
+
+    def __init__(self, settings: Settings) -> None:
+        builder = (
+            ClientBuilder()
+            .max_connections(settings.max_in_flight)
+            .pool_max_idle_per_host(settings.max_in_flight)
+            .follow_redirects(False)
+            .gzip(False)
+            .brotli(False)
+            .zstd(False)
+            .deflate(False)
+            .default_cookie_store(False)
+            .referer(False)
+            .no_proxy()
+            .user_agent(_USER_AGENT)
+            .timeout(timedelta(seconds=settings.timeout_seconds))
+        )
+        if settings.tls_verify is False:
+            builder = builder.danger_accept_invalid_certs(True)
+        elif isinstance(settings.tls_verify, str):
+            raise ValueError("OUTBOUND_HTTP_TRANSPORT=pyreqwest cannot trust a CA bundle alone")
+        identity = _identity(settings)
+        if identity is not None:
+            builder = builder.identity_pem(identity)
+        self._client = builder.build()
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
+        # No read-ahead: a streamed request otherwise buffers up to 64 KiB of the body before
+        # it yields the response, and a trickling 201 would time out instead of being final.
+        request = (
+            self._client.post(url)
+            .headers(dict(headers))
+            .body_bytes(body)
+            .streamed_read_buffer_limit(0)
+            .build_streamed()
+        )
+        try:
+            async with request as response:
+                raw = bytearray()
+                reader = response.body_reader
+                try:
+                    async with asyncio.timeout(_BODY_READ_SECONDS):
+                        while len(raw) <= _MAX_BODY_READ:
+                            chunk = await reader.read(_MAX_BODY_READ + 1 - len(raw))
+                            if chunk is None:
+                                break
+                            raw += bytes(chunk)
+                except TimeoutError:
+                    pass
+                return _answer(response.status, response.get_header("retry-after"), bytes(raw))
+        except RequestTimeoutError:
+            raise
+        except PyreqwestError as exc:
+            raise PyreqwestTransportError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def _identity(settings: Settings) -> bytes | None:
+    """The client certificate and its key as one PEM buffer, when both are set."""
+    cert = getattr(settings, "tls_cert_file", None)
+    key = getattr(settings, "tls_key_file", None)
+    if cert is None or key is None:
+        return None
+    if getattr(settings, "tls_key_password", None) is not None:
+        raise ValueError("OUTBOUND_HTTP_TRANSPORT=pyreqwest cannot read a key with a password")
+    return Path(str(cert)).read_bytes() + b"\n" + Path(str(key)).read_bytes()
