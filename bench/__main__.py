@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.backlog import load_backlog
+from bench.cpu_per_signal import append_cpu_per_signal
 from bench.crash import measure_crash
 from bench.end_to_end import (
     CeilingRun,
@@ -104,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     markdown = render_markdown(results)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "RESULTS.md").write_text(markdown)
+    markdown += append_cpu_per_signal(args.output / "RESULTS.md", quick=args.quick)
     write_chart(results, args.output / "throughput.png")
     print(markdown)
     print(f"wrote {args.output / 'RESULTS.md'} and {args.output / 'throughput.png'}")
