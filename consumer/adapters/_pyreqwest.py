@@ -80,7 +80,7 @@ class PyreqwestClient:
         # it yields the response, and a trickling 201 would time out instead of being final.
         request = (
             self._client.post(url)
-            .headers(dict(headers))
+            .headers(headers)
             .body_bytes(body)
             .streamed_read_buffer_limit(0)
             .build_streamed()
