@@ -33,6 +33,7 @@ from pathlib import Path
 
 from pyreqwest.client import ClientBuilder
 from pyreqwest.exceptions import PyreqwestError, RequestTimeoutError
+from pyreqwest.response import Response
 
 from consumer import __version__
 from consumer.adapters._http import _BODY_READ_SECONDS, _MAX_BODY_READ, HttpAnswer, _answer
@@ -87,18 +88,8 @@ class PyreqwestClient:
         )
         try:
             async with request as response:
-                raw = bytearray()
-                reader = response.body_reader
-                try:
-                    async with asyncio.timeout(_BODY_READ_SECONDS):
-                        while len(raw) <= _MAX_BODY_READ:
-                            chunk = await reader.read(_MAX_BODY_READ + 1 - len(raw))
-                            if chunk is None:
-                                break
-                            raw += bytes(chunk)
-                except TimeoutError:
-                    pass
-                return _answer(response.status, response.get_header("retry-after"), bytes(raw))
+                raw = await _read_bounded(response)
+                return _answer(response.status, response.get_header("retry-after"), raw)
         except RequestTimeoutError:
             raise
         except PyreqwestError as exc:
@@ -106,6 +97,30 @@ class PyreqwestClient:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+async def _read_bounded(response: Response) -> bytes:
+    """Up to `_MAX_BODY_READ` bytes of the body, cut after `_BODY_READ_SECONDS`.
+
+    A body whose Content-Length has been read is complete without one more read to see its end
+    (each read is a round trip to hyper's thread); an empty one needs no read and no timer.
+    """
+    declared = response.get_header("content-length")
+    length = int(declared) if declared is not None and declared.isdigit() else -1
+    raw = bytearray()
+    if length == 0:
+        return b""
+    reader = response.body_reader
+    try:
+        async with asyncio.timeout(_BODY_READ_SECONDS):
+            while len(raw) <= _MAX_BODY_READ and len(raw) != length:
+                chunk = await reader.read(_MAX_BODY_READ + 1 - len(raw))
+                if chunk is None:
+                    break
+                raw += bytes(chunk)
+    except TimeoutError:
+        pass
+    return bytes(raw)
 
 
 def _identity(settings: Settings) -> bytes | None:
