@@ -38,10 +38,12 @@ def _run(args: argparse.Namespace) -> int:
     from consumer.config import load_settings  # noqa: PLC0415 - keep --help fast
     from consumer.ops._log_redaction import secrets_in  # noqa: PLC0415
     from consumer.ops._logs import configure_logging  # noqa: PLC0415
+    from consumer.service._collector import tune_collector  # noqa: PLC0415
     from consumer.service._member import Relay, RelayError, run_until_signalled  # noqa: PLC0415
 
     settings = load_settings(os.environ)
     configure_logging(settings.log_level, settings.log_format, secrets=secrets_in(settings))
+    tune_collector()  # the process's collector: see consumer/service/_collector.py
 
     async def main() -> int:
         await refuse_unusable_options(kafka_client_options(settings.kafka_security))

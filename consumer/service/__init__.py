@@ -5,6 +5,7 @@ outcome classification, retry policy and the systemic gate. Nothing here imports
 development kit, the operator's tools or the CLI.
 """
 
+from consumer.service._collector import YOUNG_COLLECTION_THRESHOLD, tune_collector
 from consumer.service._commits import (
     REVOKE_COMMIT_SECONDS,
     CommitLoop,
@@ -31,6 +32,7 @@ from consumer.service._systemic import SystemicGate
 
 __all__ = [
     "REVOKE_COMMIT_SECONDS",
+    "YOUNG_COLLECTION_THRESHOLD",
     "Abandoned",
     "AgePolicy",
     "Birth",
@@ -60,4 +62,5 @@ __all__ = [
     "prepare_signal",
     "run_until_signalled",
     "signal_birth",
+    "tune_collector",
 ]
