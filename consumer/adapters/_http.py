@@ -19,6 +19,7 @@ Whatever the server sends, an answer costs bounded memory, on both transports:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import ssl
@@ -29,6 +30,7 @@ from typing import Protocol
 
 import aiohttp
 import httpx
+import yarl
 from prometheus_client import Counter
 
 from consumer import __version__
@@ -141,7 +143,7 @@ class _AiohttpClient:
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
         async with self._session.post(
-            url, data=body, headers=headers, allow_redirects=False
+            _parsed_url(url), data=body, headers=headers, allow_redirects=False
         ) as response:
             raw, complete = await _read_bounded(response.content)
             if not complete:
@@ -188,6 +190,10 @@ class _HttpxClient:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+# aiohttp parses a `str` URL on every request; the relay posts to one URL.
+_parsed_url = functools.lru_cache(maxsize=16)(yarl.URL)
 
 
 async def _read_bounded(content: aiohttp.StreamReader) -> tuple[bytes, bool]:
