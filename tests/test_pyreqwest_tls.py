@@ -92,3 +92,17 @@ def test_a_ca_bundle_is_refused_with_pyreqwest(tmp_path: Path) -> None:
     assert caught.value.variable == "OUTBOUND_HTTP_TRANSPORT"
     assert "OUTBOUND_TLS_CA_FILE" in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_client_certificate_settings_it_cannot_honour_refuse_the_transport() -> None:
+    """A key password (or any client-certificate field it does not know) is refused, not dropped."""
+
+    class WithKeyPassword(_Settings):
+        tls_key_password_file: str | None = None
+
+    base = _settings("https://127.0.0.1:8443")
+    settings = WithKeyPassword.model_construct(
+        **dict(base), tls_key_password_file="/run/secrets/key-password"
+    )
+    with pytest.raises(ValueError, match="tls_key_password_file"):
+        build_http_client(settings)

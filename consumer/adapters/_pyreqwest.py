@@ -14,8 +14,10 @@ with the same bounds on whatever the server answers:
 TLS: `OUTBOUND_TLS_VERIFY=false` accepts any certificate (tests only); a CA bundle
 (`OUTBOUND_TLS_CA_FILE`) is refused with this transport by the configuration, because reqwest
 can only add roots to its built-in ones, never trust the bundle alone. A client certificate
-(`OUTBOUND_TLS_CERT_FILE` + `OUTBOUND_TLS_KEY_FILE`) is sent as a PEM identity; a key with a
-password is refused (reqwest reads only unencrypted PEM keys).
+(settings `tls_cert_file` + `tls_key_file`, from `OUTBOUND_TLS_CERT_FILE`/`_KEY_FILE`) is sent
+as a PEM identity; a key password, or any other client-certificate setting, refuses the
+transport when the client is built (reqwest reads only unencrypted PEM keys), rather than
+connecting without the certificate.
 
 Every pyreqwest error is re-raised as `PyreqwestTransportError` (an `OSError`: a transport
 error to `HttpSender`), except its timeouts, which are already `TimeoutError`s.
@@ -123,12 +125,27 @@ async def _read_bounded(response: Response) -> bytes:
     return bytes(raw)
 
 
+_IDENTITY_FIELDS = ("tls_cert_file", "tls_key_file")
+
+
 def _identity(settings: Settings) -> bytes | None:
-    """The client certificate and its key as one PEM buffer, when both are set."""
-    cert = getattr(settings, "tls_cert_file", None)
-    key = getattr(settings, "tls_key_file", None)
-    if cert is None or key is None:
+    """The client certificate and its key as one PEM buffer, when both are set.
+
+    Any other client-certificate setting that is set (a key password, a field this module does
+    not know yet) refuses the transport rather than connecting without the certificate.
+    """
+    set_fields = {
+        name
+        for name in type(settings).model_fields
+        if name.startswith(("tls_cert", "tls_key")) and getattr(settings, name) is not None
+    }
+    if unknown := set_fields - set(_IDENTITY_FIELDS):
+        raise ValueError(
+            f"OUTBOUND_HTTP_TRANSPORT=pyreqwest does not support {', '.join(sorted(unknown))}"
+        )
+    if not set_fields:
         return None
-    if getattr(settings, "tls_key_password", None) is not None:
-        raise ValueError("OUTBOUND_HTTP_TRANSPORT=pyreqwest cannot read a key with a password")
+    cert, key = (getattr(settings, name, None) for name in _IDENTITY_FIELDS)
+    if cert is None or key is None:
+        raise ValueError("OUTBOUND_HTTP_TRANSPORT=pyreqwest needs both the certificate and key")
     return Path(str(cert)).read_bytes() + b"\n" + Path(str(key)).read_bytes()
