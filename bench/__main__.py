@@ -26,6 +26,7 @@ from pathlib import Path
 
 from bench.backlog import load_backlog
 from bench.client_cost import measure_client_cost, render_client_cost, with_client_cost
+from bench.cpu_per_signal import append_cpu_per_signal
 from bench.crash import measure_crash, measure_kept, measure_stuck_stop
 from bench.end_to_end import (
     CeilingRun,
@@ -116,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "RESULTS.md").write_text(markdown)
+    markdown += append_cpu_per_signal(args.output / "RESULTS.md", quick=args.quick)
     write_chart(results, args.output / "throughput.png")
     print(markdown)
     print(f"wrote {args.output / 'RESULTS.md'} and {args.output / 'throughput.png'}")

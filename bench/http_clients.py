@@ -12,7 +12,12 @@ second and its own CPU per request. The variants:
 - `httpx-transport-on-aiohttp`: `httpx.Request` objects sent straight to that transport, no
   AsyncClient (httpx's models, none of its client logic);
 - `httpx-client`: `httpx.AsyncClient` on its own transport (httpcore), as
-  `OUTBOUND_HTTP_TRANSPORT=httpx` runs it.
+  `OUTBOUND_HTTP_TRANSPORT=httpx` runs it;
+- `pyreqwest`: pyreqwest's `Client` (Rust: reqwest on hyper), body read whole;
+- `relay-aiohttp`, `relay-pyreqwest`: the relay's own `HttpClient` for that transport
+  (`build_http_client`: bounded streamed reads, no redirects), unsigned.
+
+CPU is the client process's, all its threads (pyreqwest runs hyper on a thread of its own).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -29,9 +34,13 @@ from typing import cast
 import aiohttp
 import httpx
 import orjson
+from pyreqwest.client import ClientBuilder
 
 from bench.loops import run_fast
 from bench.processes import BenchError, run_child, start_process, stop_process, wait_for
+from bench.records import SECRET
+from consumer.adapters import build_http_client
+from consumer.config import load_settings
 
 __all__ = ["VARIANTS", "ClientCost", "measure_http_clients"]
 
@@ -40,6 +49,9 @@ VARIANTS = {
     "httpx-transport-on-aiohttp": "`httpx.Request` sent to an aiohttp-backed httpx transport",
     "httpx-client-on-aiohttp": "`httpx.AsyncClient` on an aiohttp-backed httpx transport",
     "httpx-client": "`httpx.AsyncClient` on httpcore (`OUTBOUND_HTTP_TRANSPORT=httpx`)",
+    "pyreqwest": "pyreqwest `Client` (reqwest/hyper), body read whole",
+    "relay-aiohttp": "the relay's `HttpClient`, `OUTBOUND_HTTP_TRANSPORT=aiohttp`",
+    "relay-pyreqwest": "the relay's `HttpClient`, `OUTBOUND_HTTP_TRANSPORT=pyreqwest`",
 }
 """Each client variant and how the report names it."""
 _BODY = orjson.dumps({"instrument": "SYM000/USD", "note": "x" * 240})
@@ -76,9 +88,9 @@ class ClientCost:
 
 
 async def measure_http_clients(
-    logs: Path, count: int, concurrency: int, port: int
+    logs: Path, count: int, concurrency: int, port: int, variants: Sequence[str] = ()
 ) -> tuple[ClientCost, ...]:
-    """Each variant's cost for `count` POSTs at `concurrency`, one after another."""
+    """Each variant's (default: all) cost for `count` POSTs at `concurrency`, in turn."""
     log = logs / "http-clients.log"
     server = await start_process(
         [sys.executable, "-m", "bench.http_clients", "serve", str(port)], {}, log
@@ -86,7 +98,7 @@ async def measure_http_clients(
     try:
         await wait_for(lambda: _listening(port), 15, "the HTTP client benchmark's server")
         costs = []
-        for variant in VARIANTS:
+        for variant in variants or VARIANTS:
             url = f"http://127.0.0.1:{port}/api/v1/signals/ingest"
             args = ["client", url, variant, str(count), str(concurrency)]
             result = await run_child("bench.http_clients", args, log)
@@ -181,6 +193,32 @@ def _sender(
                 return response.status
 
         return post_aiohttp, plain.close
+    if variant == "pyreqwest":
+        rust = ClientBuilder().max_connections(concurrency).build()
+
+        async def post_pyreqwest() -> int:
+            request = rust.post(url).headers(_HEADERS).body_bytes(_BODY).build()
+            response = await request.send()
+            await response.bytes()
+            return response.status
+
+        return post_pyreqwest, rust.close
+    if variant.startswith("relay-"):
+        settings = load_settings(
+            {
+                "PRODUCER_ID": "bench",
+                "HMAC_PRODUCER_SECRET": SECRET,
+                "OUTBOUND_SERVER_URL": url,
+                "OUTBOUND_HTTP_TRANSPORT": variant.removeprefix("relay-"),
+                "RELAY_MAX_IN_FLIGHT": str(concurrency),
+            }
+        )
+        relay_client = build_http_client(settings)
+
+        async def post_relay() -> int:
+            return (await relay_client.post(url, _BODY, _HEADERS)).status
+
+        return post_relay, relay_client.aclose
     if variant == "httpx-transport-on-aiohttp":
         transport = _AiohttpTransport(session())
         target = httpx.URL(url)

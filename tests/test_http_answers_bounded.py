@@ -12,7 +12,7 @@ from relay_harness import relay_settings
 from consumer.adapters import HttpClient, build_http_client, redact_userinfo
 
 Answer = Callable[[asyncio.StreamWriter], Awaitable[None]]
-TRANSPORTS = ["aiohttp", "httpx"]
+TRANSPORTS = ["aiohttp", "httpx", "pyreqwest"]
 
 
 class RawServer:
@@ -177,6 +177,26 @@ async def test_small_answers_keep_the_connection(
     assert second.headers == {"retry-after": "3"}
     assert server.requests == 2
     assert server.connections == 1
+    await server.stop()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_trickling_201_is_answered_once_the_body_read_bound_passes(
+    transport: str, client_factory: Callable[[str, str], HttpClient]
+) -> None:
+    """A 201 head is final: a body trickling past the 5 s timeout is cut, never waited for."""
+
+    async def trickle(writer: asyncio.StreamWriter) -> None:
+        writer.write(_head("201 Created", "Content-Length: 64"))
+        for _ in range(64):
+            writer.write(b"x")
+            await writer.drain()
+            await asyncio.sleep(0.5)  # the server's pace, not a wait for the test
+
+    server, url = await _serving(trickle)
+    async with asyncio.timeout(4):
+        answer = await client_factory(transport, url).post(f"{url}/in", b"{}", {})
+    assert answer.status == 201
     await server.stop()
 
 

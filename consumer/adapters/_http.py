@@ -20,6 +20,7 @@ Whatever the server sends, an answer costs bounded memory, on both transports:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import ssl
@@ -30,6 +31,8 @@ from typing import Protocol
 
 import aiohttp
 import httpx
+import yarl
+from prometheus_client import Counter
 
 from consumer import __version__
 from consumer.adapters._proxy import proxy_for
@@ -121,6 +124,11 @@ def build_http_client(settings: Settings) -> HttpClient:
     """The client for `settings.http_transport`; call it with the event loop running."""
     if settings.http_transport == "aiohttp":
         return _AiohttpClient(settings)
+    if settings.http_transport == "pyreqwest":
+        # Imported here: pyreqwest is an optional extra, and its module imports this one.
+        from consumer.adapters._pyreqwest import PyreqwestClient  # noqa: PLC0415
+
+        return PyreqwestClient(settings)
     return _HttpxClient(settings)
 
 
@@ -143,7 +151,7 @@ class _AiohttpClient:
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
         async with self._session.post(
-            url, data=body, headers=headers, allow_redirects=False, proxy=self._proxy
+            _parsed_url(url), data=body, headers=headers, allow_redirects=False, proxy=self._proxy
         ) as response:
             raw, complete = await _read_bounded(response.content)
             if not complete:
@@ -192,6 +200,10 @@ class _HttpxClient:
         await self._client.aclose()
 
 
+# aiohttp parses a `str` URL on every request; the relay posts to one URL.
+_parsed_url = functools.lru_cache(maxsize=16)(yarl.URL)
+
+
 async def _read_bounded(content: aiohttp.StreamReader) -> tuple[bytes, bool]:
     """Up to `_MAX_BODY_READ` bytes of a body, and whether that was all of it.
 
@@ -200,6 +212,10 @@ async def _read_bounded(content: aiohttp.StreamReader) -> tuple[bytes, bool]:
     connection closes before its end) is a transport error: that answer is incomplete, and the
     attempt is retried with the same idempotency key.
     """
+    if content.is_eof():
+        # The whole body is already buffered (a small answer, usually): no read, no timer.
+        whole = content.read_nowait(_MAX_BODY_READ + 1)
+        return whole, len(whole) <= _MAX_BODY_READ and content.at_eof()
     raw = bytearray()
     try:
         async with asyncio.timeout(_BODY_READ_SECONDS):
@@ -259,6 +275,8 @@ class HttpSender:
         rate = settings.max_requests_per_second
         self._rate = None if rate is None else rate_limiter(rate)
         self._tls = _ssl_context(settings) if self._url.startswith("https:") else None
+        # Labelled children, cached: `labels()` costs more than the `inc()` it leads to.
+        self._answered: dict[int, Counter] = {}
 
     async def send(
         self, signal: CanonicalSignal, trace_headers: Mapping[str, str] = NO_TRACE_HEADERS
@@ -286,7 +304,11 @@ class HttpSender:
                 metrics.in_flight.dec()
         duration = time.perf_counter() - started
         metrics.request_duration.observe(duration)
-        metrics.http_responses.labels(str(answer.status)).inc()
+        answered = self._answered.get(answer.status)
+        if answered is None:
+            answered = metrics.http_responses.labels(str(answer.status))
+            self._answered[answer.status] = answered
+        answered.inc()
         return AttemptResult(
             status=answer.status,
             headers=answer.headers,

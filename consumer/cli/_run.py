@@ -50,6 +50,7 @@ def _run(args: argparse.Namespace) -> int:
     from consumer.ops._log_redaction import secrets_in  # noqa: PLC0415
     from consumer.ops._logs import configure_logging  # noqa: PLC0415
     from consumer.ops._tracing import configure_tracing  # noqa: PLC0415
+    from consumer.service._collector import tune_collector  # noqa: PLC0415
     from consumer.service._member import Relay, RelayError, run_until_signalled  # noqa: PLC0415
 
     settings = load_settings(os.environ)
@@ -57,6 +58,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.workers is not None:
         return _supervise(args.workers, settings)
     configure_tracing(settings.tracing)
+    tune_collector()  # the process's collector: see consumer/service/_collector.py
 
     async def main() -> int:
         await refuse_unusable_options(kafka_client_options(settings.kafka_security))

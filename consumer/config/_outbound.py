@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from importlib.util import find_spec
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from consumer.config import _syntax as syntax
 from consumer.config._environment import EnvironmentSettings, Flag, Integer, Number, parse_flag
@@ -29,6 +37,12 @@ _CERTIFICATE_PARTS = {
 def _producer_id(value: str) -> str:
     if not is_valid_producer_id(value):
         raise refuse("must match ^[A-Za-z0-9._-]{1,64}$")
+    return value
+
+
+def _transport_installed(value: str) -> str:
+    if value == "pyreqwest" and find_spec("pyreqwest") is None:
+        raise refuse("pyreqwest needs the 'pyreqwest' extra: pip install 'signal-relay[pyreqwest]'")
     return value
 
 
@@ -73,10 +87,13 @@ class OutboundVariables(EnvironmentSettings):
         validation_alias="OUTBOUND_MAX_BODY_SIZE",
         description="largest canonical body sent; larger records go to the DLQ",
     )
-    http_transport: Literal["aiohttp", "httpx"] = Field(
+    http_transport: Annotated[
+        Literal["aiohttp", "httpx", "pyreqwest"], AfterValidator(_transport_installed)
+    ] = Field(
         "aiohttp",
         validation_alias="OUTBOUND_HTTP_TRANSPORT",
-        description="`aiohttp` (by benchmark) or `httpx` (`httpx.AsyncClient`)",
+        description="`aiohttp` (by benchmark), `httpx` (`httpx.AsyncClient`) or `pyreqwest` "
+        "(the `pyreqwest` extra; not with `OUTBOUND_TLS_CA_FILE`)",
     )
     tls_ca_file: Annotated[str | None, AfterValidator(ca_bundle)] = Field(
         None,
@@ -165,3 +182,14 @@ class OutboundVariables(EnvironmentSettings):
             except SigningInputError as exc:
                 raise refuse(f"HMAC_PRODUCER_SECRET cannot sign in this profile: {exc}") from None
         return value
+
+    @model_validator(mode="after")
+    def _pyreqwest_without_ca_bundle(self) -> Self:
+        """reqwest only adds roots to its built-in ones: it cannot trust a CA bundle alone."""
+        if self.http_transport == "pyreqwest" and self.tls_ca_file is not None:
+            raise refuse(
+                "OUTBOUND_HTTP_TRANSPORT=pyreqwest cannot be used with OUTBOUND_TLS_CA_FILE "
+                "(it would trust the system's CAs too): use aiohttp or httpx",
+                "OUTBOUND_HTTP_TRANSPORT",
+            )
+        return self

@@ -5,6 +5,7 @@ outcome classification, retry policy and the systemic gate. Nothing here imports
 development kit, the operator's tools or the CLI.
 """
 
+from consumer.service._collector import tune_collector
 from consumer.service._commits import (
     REVOKE_COMMIT_SECONDS,
     CommitLoop,
@@ -75,4 +76,5 @@ __all__ = [
     "run_until_signalled",
     "runs",
     "signal_birth",
+    "tune_collector",
 ]

@@ -97,10 +97,14 @@ class RecordFlow:
     ) -> Final:
         """Return the record's final outcome; raise `Abandoned` if `closing` interrupts."""
         # Every line logged while handling the record carries where it is (signal_id, once known).
-        with structlog.contextvars.bound_contextvars(
+        # Reset by token afterwards: `bound_contextvars` copies the whole context on each entry.
+        tokens = structlog.contextvars.bind_contextvars(
             topic=record.topic, partition=record.partition, offset=record.offset, signal_id=None
-        ):
+        )
+        try:
             return await self._traced(record, closing, fetched_at)
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
 
     async def _traced(
         self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
