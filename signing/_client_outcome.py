@@ -22,10 +22,6 @@ server; nothing is to be retried.
 
 from __future__ import annotations
 
-import re
-import time
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import Final
 
 from pydantic import ValidationError
@@ -38,6 +34,7 @@ from signing._client_errors import (
     OutboundRetriableError,
     OutboundSystemicError,
 )
+from signing._retry_after import parse_retry_after
 
 __all__ = ["answer_response", "parse_retry_after"]
 
@@ -45,8 +42,6 @@ MAX_DETAILS_BYTES: Final = 1024
 _RETRYABLE_4XX = frozenset({408, 425, 429})
 _SYSTEMIC = frozenset({401, 403, 404, 405})
 # An IMF-fixdate is 29 characters; longer texts are not a Retry-After value.
-_MAX_RETRY_AFTER_TEXT = 64
-_ASCTIME = re.compile(r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}")
 
 
 def answer_response(
@@ -110,30 +105,3 @@ def _error(
 
 def _details(body: bytes) -> str:
     return body[:MAX_DETAILS_BYTES].decode("utf-8", "replace")
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header, or None when it is not one (RFC 9110 10.2.3).
-
-    The relay's reading: delta-seconds (ASCII digits only) or an HTTP-date with a time zone;
-    anything else is ignored, as if the header were absent. Never raises.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if not value or len(value) > _MAX_RETRY_AFTER_TEXT or not value.isascii():
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-        if moment.tzinfo is None:
-            # asctime-date carries no zone and means GMT; other zone-less dates are not HTTP's.
-            if not _ASCTIME.fullmatch(value):
-                return None
-            moment = moment.replace(tzinfo=UTC)
-        seconds = moment.timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, seconds - current)
