@@ -53,9 +53,10 @@ demo: $(VENV)/.installed-demo,fast
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench
 
-# Longer hostile-peer soaks (flapping broker proxy, misbehaving server); not part of `make test`.
+# Longer hostile-peer soaks (flapping broker proxy, misbehaving server), and the hostile-answer
+# cases on the optional pyreqwest transport too; not part of `make test`.
 chaos: $(STAMP)
-	SIGNAL_RELAY_CHAOS=1 $(BIN)/pytest tests/chaos
+	SIGNAL_RELAY_CHAOS=1 $(BIN)/pytest tests/chaos tests/test_hostile_answers.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info
