@@ -5,36 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import trustme
 from check_command import run_check, verdicts
 from conftest import TopicFactory
 from relay_harness import relay_env
-
-
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key, made by openssl."""
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )  # fmt: skip
-    return cert, key
+from tls_front import make_certificates
 
 
 @contextlib.asynccontextmanager
-async def _https_server(cert: Path, key: Path) -> AsyncIterator[tuple[str, list[bytes]]]:
+async def _https_server(server_cert: trustme.LeafCert) -> AsyncIterator[tuple[str, list[bytes]]]:
     """An HTTPS server on loopback answering 204 to anything; yields its URL and request lines."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+    server_cert.configure_cert(context)
     seen: list[bytes] = []
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -55,9 +40,9 @@ async def test_a_server_whose_ca_is_configured_passes_the_handshake(
 ) -> None:
     """With OUTBOUND_TLS_CA_FILE naming its CA: `ok server` (TLS, verified), an OPTIONS only."""
     topic = await new_topic(1)
-    cert, key = _self_signed(tmp_path)
-    async with _https_server(cert, key) as (url, seen):
-        env = relay_env(kafka_bootstrap, topic, url, OUTBOUND_TLS_CA_FILE=str(cert))
+    certs = make_certificates(tmp_path)
+    async with _https_server(certs.server) as (url, seen):
+        env = relay_env(kafka_bootstrap, topic, url, OUTBOUND_TLS_CA_FILE=str(certs.ca_file))
         status, lines = await run_check(env)
     assert status == 0, lines
     assert lines[-1].startswith(f"ok   server: {url} answered (TLSv1.")
@@ -70,8 +55,8 @@ async def test_a_server_with_an_unknown_ca_fails_the_handshake(
 ) -> None:
     """Without the CA: `FAIL server` naming the verification failure, exit 1, nothing sent."""
     topic = await new_topic(1)
-    cert, key = _self_signed(tmp_path)
-    async with _https_server(cert, key) as (url, seen):
+    certs = make_certificates(tmp_path)
+    async with _https_server(certs.server) as (url, seen):
         status, lines = await run_check(relay_env(kafka_bootstrap, topic, url))
     assert status == 1
     assert [name for name, verdict in verdicts(lines).items() if verdict == "FAIL"] == ["server"]

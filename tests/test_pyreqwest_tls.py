@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import trustme
 from relay_harness import relay_settings
+from tls_front import make_certificates
 
 from consumer.adapters import build_http_client
 from consumer.config import ConfigError, load_settings
@@ -19,27 +20,11 @@ from consumer.config import Settings as _Settings
 SECRET = "pyreqwest-tls-secret-0123456789"
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key, made by openssl."""
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )  # fmt: skip
-    return cert, key
-
-
 @contextlib.asynccontextmanager
-async def _https_server(cert: Path, key: Path) -> AsyncIterator[str]:
+async def _https_server(server_cert: trustme.LeafCert) -> AsyncIterator[str]:
     """An HTTPS server on loopback answering 201 to each request; yields its URL."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+    server_cert.configure_cert(context)
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, ssl.SSLError, asyncio.IncompleteReadError):
@@ -61,8 +46,8 @@ async def test_an_unknown_ca_is_a_transport_error_and_verify_false_accepts_it(
     tmp_path: Path,
 ) -> None:
     """System roots: a self-signed server is no answer (retried); `VERIFY=false` gets its 201."""
-    cert, key = _self_signed(tmp_path)
-    async with _https_server(cert, key) as url:
+    certs = make_certificates(tmp_path)
+    async with _https_server(certs.server) as url:
         verifying = build_http_client(_settings(url))
         try:
             with pytest.raises(OSError, match="Connect"):
@@ -78,7 +63,7 @@ async def test_an_unknown_ca_is_a_transport_error_and_verify_false_accepts_it(
 
 def test_a_ca_bundle_is_refused_with_pyreqwest(tmp_path: Path) -> None:
     """reqwest would trust the system's CAs beside the bundle: refused in one line, at start."""
-    cert, _ = _self_signed(tmp_path)
+    certs = make_certificates(tmp_path)
     with pytest.raises(ConfigError) as caught:
         load_settings(
             {
@@ -86,7 +71,7 @@ def test_a_ca_bundle_is_refused_with_pyreqwest(tmp_path: Path) -> None:
                 "PRODUCER_ID": "desk-1",
                 "OUTBOUND_SERVER_URL": "https://127.0.0.1:8443",
                 "OUTBOUND_HTTP_TRANSPORT": "pyreqwest",
-                "OUTBOUND_TLS_CA_FILE": str(cert),
+                "OUTBOUND_TLS_CA_FILE": str(certs.ca_file),
             }
         )
     assert caught.value.variable == "OUTBOUND_HTTP_TRANSPORT"
