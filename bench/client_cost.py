@@ -26,10 +26,10 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
 import orjson
 
+from bench.http_clients import serve_answers
 from bench.loops import run_fast
 from bench.machine import load_average
 from bench.processes import BenchError, free_port, run_child, start_process, stop_process, wait_for
@@ -158,37 +158,6 @@ async def _listening(port: int) -> bool:
     return True
 
 
-class _Answer201(asyncio.Protocol):
-    """Answers every complete request on the connection with a 201 and a response body."""
-
-    def __init__(self) -> None:
-        self._buffer = b""
-        self._transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)
-
-    def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        while (end := self._buffer.find(b"\r\n\r\n")) >= 0:
-            length = 0
-            for line in self._buffer[:end].split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            if len(self._buffer) < end + 4 + length:
-                return
-            self._buffer = self._buffer[end + 4 + length :]
-            assert self._transport is not None
-            self._transport.write(_ANSWER)
-
-
-async def _serve(port: int) -> None:
-    server = await asyncio.get_running_loop().create_server(_Answer201, "127.0.0.1", port)
-    async with server:
-        await server.serve_forever()
-
-
 def _records(count: int) -> list[bytes]:
     """Distinct raw records, each a valid signal."""
     return [
@@ -298,7 +267,7 @@ def _rewrite_results(output: Path, section: str) -> None:
 def main(argv: Sequence[str]) -> int:
     """`serve PORT`, `client URL VARIANT COUNT CONCURRENCY`, or (no command) this step alone."""
     if argv and argv[0] == "serve":
-        run_fast(_serve(int(argv[1])))
+        run_fast(serve_answers(int(argv[1]), _ANSWER))
         return 0
     if argv and argv[0] == "client":
         url, variant, count, concurrency = argv[1], argv[2], int(argv[3]), int(argv[4])

@@ -42,7 +42,7 @@ from bench.records import SECRET
 from consumer.adapters import build_http_client
 from consumer.config import load_settings
 
-__all__ = ["VARIANTS", "ClientCost", "measure_http_clients"]
+__all__ = ["VARIANTS", "ClientCost", "measure_http_clients", "serve_answers"]
 
 VARIANTS = {
     "aiohttp": "aiohttp `ClientSession` (the relay's default)",
@@ -141,9 +141,10 @@ class _AiohttpTransport(httpx.AsyncBaseTransport):
 
 
 class _Answer201(asyncio.Protocol):
-    """Answers every complete request on the connection with a 201, nothing else."""
+    """Answers every complete request on the connection with `answer` (a 201), nothing else."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer: bytes = _ANSWER) -> None:
+        self._answer = answer
         self._buffer = b""
         self._transport: asyncio.Transport | None = None
 
@@ -163,12 +164,13 @@ class _Answer201(asyncio.Protocol):
                 return
             self._buffer = self._buffer[end + 4 + length :]
             assert self._transport is not None
-            self._transport.write(_ANSWER)
+            self._transport.write(self._answer)
 
 
-async def _serve(port: int) -> None:
+async def serve_answers(port: int, answer: bytes = _ANSWER) -> None:
+    """A minimal HTTP/1.1 server on loopback answering every request with `answer`."""
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(_Answer201, "127.0.0.1", port)
+    server = await loop.create_server(lambda: _Answer201(answer), "127.0.0.1", port)
     async with server:
         await server.serve_forever()
 
@@ -265,7 +267,7 @@ async def _measure(variant: str, url: str, count: int, concurrency: int) -> dict
 def main(argv: list[str]) -> int:
     """`serve PORT` or `client URL VARIANT COUNT CONCURRENCY`."""
     if argv[0] == "serve":
-        run_fast(_serve(int(argv[1])))
+        run_fast(serve_answers(int(argv[1])))
         return 0
     url, variant, count, concurrency = argv[1], argv[2], int(argv[3]), int(argv[4])
     result = run_fast(_measure(variant, url, count, concurrency))
