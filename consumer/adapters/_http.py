@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -38,6 +37,7 @@ from consumer import __version__
 from consumer.adapters._proxy import proxy_for
 from consumer.adapters._request_rate import rate_limiter
 from consumer.config import Settings
+from consumer.ops._log_redaction import redact_userinfo
 from consumer.ops._metrics import RelayMetrics
 from consumer.ops._tracing import NO_TRACE_HEADERS
 from signing._profile import build_signer
@@ -60,7 +60,6 @@ _MAX_BODY_EXCERPT = 1024
 # size the connection is closed instead of draining what the server keeps sending.
 _MAX_BODY_READ = 4096
 _BODY_READ_SECONDS = 1.0
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@")
 _USER_AGENT = f"signal-relay/{__version__}"
 # What "no response arrived" looks like from either client: connect/read errors, timeouts.
 _TRANSPORT_ERRORS = (httpx.HTTPError, aiohttp.ClientError, TimeoutError, OSError)
@@ -237,11 +236,6 @@ def _answer(status: int, received: Mapping[str, str], raw: bytes) -> HttpAnswer:
         if (value := received.get(name)) is not None
     }
     return HttpAnswer(status, headers, text)
-
-
-def redact_userinfo(text: str) -> str:
-    """`text` with the `user:password@` part of any URL in it masked."""
-    return _USERINFO.sub(r"\1***@", text)
 
 
 class HttpSender:

@@ -21,16 +21,20 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-__all__ = ["Redactor", "secrets_in"]
+__all__ = ["Redactor", "redact_userinfo", "secrets_in"]
 
 _MASK = "***"
 _MIN_SECRET = 4
-# The rule of `consumer.adapters._http.redact_userinfo` (importing it here would be a cycle).
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@")
 _TELEGRAM_TOKEN = re.compile(r"/bot[0-9]+:[^/\s?#\"']+")
 _CREDENTIAL_FIELDS = frozenset(
     {"password", "passwd", "secret", "token", "api_key", "authorization", "x-signature"}
 )
+
+
+def redact_userinfo(text: str) -> str:
+    """`text` with the `user:password@` part of any URL in it masked."""
+    return _USERINFO.sub(rf"\1{_MASK}@", text)
 
 
 class Redactor:
@@ -49,7 +53,7 @@ class Redactor:
 
     def mask(self, text: str) -> str:
         """`text` with every secret in it masked."""
-        text = _TELEGRAM_TOKEN.sub(f"/bot{_MASK}", _USERINFO.sub(rf"\1{_MASK}@", text))
+        text = _TELEGRAM_TOKEN.sub(f"/bot{_MASK}", redact_userinfo(text))
         for value in self._values:
             if value in text:
                 text = text.replace(value, _MASK)
