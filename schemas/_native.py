@@ -23,7 +23,7 @@ from pydantic_core import core_schema as cs
 
 from schemas.candidate import INSTRUMENT_PATTERN, MAX_DECIMAL_EXPONENT, SignalCandidate
 
-__all__ = ["native_candidate"]
+__all__ = ["native_candidate", "native_fields"]
 
 # The magnitude rule (leading digit between 10**-64 and 10**63) as bounds on a positive value.
 _LOWEST = Decimal(f"1e-{MAX_DECIMAL_EXPONENT}")
@@ -40,24 +40,30 @@ _RFC3339_COMMON = (
 
 def _decimal(upper: Decimal, *, inclusive: bool) -> cs.CoreSchema:
     """A decimal in [1e-64, upper) (or up to `upper` inclusive): a Decimal, int or plain text."""
-    bounds: dict[str, Any] = {"ge": _LOWEST, "le" if inclusive else "lt": upper}
     # Tried in order, the first that fits wins: text first (the protocol's advice for exact
     # prices), then a JSON number with a fraction or exponent (jiter's Decimal), then an integer.
-    return cs.union_schema(
+    text = cs.chain_schema(
         [
-            cs.chain_schema(
-                [
-                    cs.str_schema(strict=True, pattern=_PLAIN_DECIMAL),
-                    cs.decimal_schema(strict=False, allow_inf_nan=False, **bounds),
-                ]
-            ),
-            cs.decimal_schema(strict=True, allow_inf_nan=False, **bounds),
-            cs.chain_schema(
-                [cs.int_schema(strict=True, gt=0), cs.decimal_schema(strict=False, **bounds)]
-            ),
-        ],
-        mode="left_to_right",
+            cs.str_schema(strict=True, pattern=_PLAIN_DECIMAL),
+            cs.decimal_schema(strict=False, allow_inf_nan=False, **_bounds(upper, inclusive)),
+        ]
     )
+    return cs.union_schema([text, *_numbers(upper, inclusive)], mode="left_to_right")
+
+
+def _bounds(upper: Decimal, inclusive: bool) -> dict[str, Any]:
+    return {"ge": _LOWEST, "le" if inclusive else "lt": upper}
+
+
+def _numbers(upper: Decimal, inclusive: bool) -> list[cs.CoreSchema]:
+    """A decimal in bounds as a JSON number: jiter's Decimal, or a positive integer."""
+    bounds = _bounds(upper, inclusive)
+    return [
+        cs.decimal_schema(strict=True, allow_inf_nan=False, **bounds),
+        cs.chain_schema(
+            [cs.int_schema(strict=True, gt=0), cs.decimal_schema(strict=False, **bounds)]
+        ),
+    ]
 
 
 def _utc(moment: datetime) -> datetime:
@@ -145,3 +151,97 @@ def native_candidate(document: dict[str, Any]) -> SignalCandidate | None:
     _set(candidate, "__pydantic_extra__", None)
     _set(candidate, "__pydantic_private__", None)
     return candidate
+
+
+# The same common path, validated straight into the canonical body's fields (docs/PROTOCOL.md
+# §3) for the relay, which needs the body and not the model. Decimals in plain notation keep
+# their text, which is already their canonical form, so only the digits are checked here: the
+# magnitude rule as patterns (a leading digit at most 63 places left of the point, or a first
+# non-zero digit at most 64 places right of it). Optional fields are absent or valid, never null.
+_POSITIVE_TEXT = r"^(?:[1-9][0-9]{0,62}(?:\.[0-9]+)?|0\.0{0,63}[1-9][0-9]*)$"
+_UNIT_TEXT = r"^(?:0\.0{0,63}[1-9][0-9]*|1(?:\.0+)?)$"
+
+
+def _decimal_or_text(text_pattern: str, upper: Decimal, *, inclusive: bool) -> cs.CoreSchema:
+    """A decimal in [1e-64, upper) (or up to `upper`): its text as given, or a Decimal."""
+    text = cs.str_schema(strict=True, pattern=text_pattern)
+    numbers = [cs.no_info_after_validator_function(_plain, n) for n in _numbers(upper, inclusive)]
+    return cs.union_schema([text, *numbers], mode="left_to_right")
+
+
+def _plain(number: Decimal) -> str:
+    """A JSON number's exact digits in plain notation: 1E+2 -> "100", 1.50 -> "1.50"."""
+    return format(number, "f")
+
+
+def _given(schema: cs.CoreSchema, *, required: bool = False) -> cs.TypedDictField:
+    return cs.typed_dict_field(schema, required=required)
+
+
+_POSITIVE_FIELD = _decimal_or_text(_POSITIVE_TEXT, _BEYOND, inclusive=False)
+_FIELDS_VALIDATOR = SchemaValidator(
+    cs.typed_dict_schema(
+        {
+            "signal_id": _given(cs.str_schema(strict=True, pattern=_UUID_TEXT)),
+            "instrument": _given(
+                cs.str_schema(strict=True, min_length=1, max_length=32, pattern=INSTRUMENT_PATTERN),
+                required=True,
+            ),
+            "side": _given(cs.literal_schema(["buy", "sell"]), required=True),
+            "entry_price": _given(_POSITIVE_FIELD, required=True),
+            "stop_loss": _given(_POSITIVE_FIELD),
+            "take_profit": _given(_POSITIVE_FIELD),
+            "confidence": _given(
+                _decimal_or_text(_UNIT_TEXT, Decimal(1), inclusive=True), required=True
+            ),
+            "strategy": _given(cs.str_schema(strict=True, max_length=64)),
+            "timeframe": _given(cs.str_schema(strict=True, max_length=16)),
+            "generated_at": _given(
+                cs.chain_schema(
+                    [cs.str_schema(strict=True, pattern=_RFC3339_COMMON), cs.datetime_schema()]
+                )
+            ),
+            "note": _given(cs.str_schema(strict=True, max_length=1000)),
+        },
+        extra_behavior="forbid",
+    )
+)
+_NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+def native_fields(document: dict[str, Any]) -> dict[str, Any] | None:
+    """The canonical body's fields of `document` on the common path; None to ask the model.
+
+    Decimals as their plain-notation text, `generated_at` as an aware datetime in UTC,
+    `signal_id` in lower case when the record has one; absent optional fields stay absent.
+    `canonical_body(SignalCandidate.model_validate(document))` writes the same body
+    (tests/test_native_candidate.py).
+    """
+    try:
+        fields: dict[str, Any] = _FIELDS_VALIDATOR.validate_python(document)
+    except ValidationError:
+        return None
+    stop, take = fields.get("stop_loss"), fields.get("take_profit")
+    if stop is not None or take is not None:  # placement against entry_price
+        entry = Decimal(fields["entry_price"])
+        if fields["side"] == "buy":
+            if (stop is not None and Decimal(stop) >= entry) or (
+                take is not None and Decimal(take) <= entry
+            ):
+                return None
+        elif (stop is not None and Decimal(stop) <= entry) or (
+            take is not None and Decimal(take) >= entry
+        ):
+            return None
+    moment = fields.get("generated_at")
+    if moment is not None:
+        try:
+            fields["generated_at"] = moment.astimezone(UTC)
+        except OverflowError:
+            return None
+    signal_id = fields.get("signal_id")
+    if signal_id is not None:
+        signal_id = fields["signal_id"] = signal_id.lower()
+        if signal_id == _NIL_UUID:
+            return None
+    return fields

@@ -10,7 +10,7 @@ from typing import Any, NoReturn, cast
 import jiter
 from pydantic import ValidationError
 
-from schemas._native import native_candidate
+from schemas._native import native_candidate, native_fields
 from schemas.candidate import SignalCandidate
 from schemas.errors import (
     DuplicateKeyError,
@@ -49,17 +49,7 @@ def parse_candidate(raw: bytes | None, *, max_size: int | None = None) -> Signal
         raise RecordTooLargeError(
             f"record value is {len(raw)} bytes, over the {max_size}-byte limit"
         )
-    try:
-        # Keys repeat from record to record, values rarely: caching values costs more than it saves.
-        fast = jiter.from_json(
-            raw,
-            float_mode="decimal",
-            catch_duplicate_keys=True,
-            allow_inf_nan=False,
-            cache_mode="keys",
-        )
-    except ValueError:
-        fast = None
+    fast = _fast_document(raw)
     if type(fast) is dict:
         candidate = native_candidate(fast)
         if candidate is not None:
@@ -72,6 +62,36 @@ def parse_candidate(raw: bytes | None, *, max_size: int | None = None) -> Signal
         return SignalCandidate.model_validate(document)
     except ValidationError as exc:
         raise SchemaViolationError.from_validation_error(exc) from exc
+
+
+def common_fields(raw: bytes) -> dict[str, Any] | None:
+    """The canonical body's fields of a common valid record value; None for any other value.
+
+    The relay's fast path (`schemas._native.native_fields` says which fields and in what form):
+    it builds no `SignalCandidate`. None says nothing about validity: `parse_candidate` then
+    decides, with the model's reasons.
+    """
+    document = _fast_document(raw)
+    return native_fields(document) if type(document) is dict else None
+
+
+def _fast_document(raw: bytes) -> Any:
+    """jiter's reading of `raw`, or None when jiter refuses it (the stdlib path then explains)."""
+    try:
+        # Exact decimals, duplicate keys and NaN refused. Keys repeat from record to record,
+        # values rarely: caching values costs more than it saves.
+        return _from_json(
+            raw,
+            float_mode="decimal",
+            catch_duplicate_keys=True,
+            allow_inf_nan=False,
+            cache_mode="keys",
+        )
+    except ValueError:
+        return None
+
+
+_from_json = jiter.from_json
 
 
 def _utf8(raw: bytes) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -27,9 +27,8 @@ _NAMESPACE_BYTES = SIGNAL_ID_NAMESPACE.bytes
 _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
 
 
-@dataclass(frozen=True, slots=True)
-class CanonicalSignal:
-    """One candidate's canonical body and the signal id it carries.
+class CanonicalSignal(NamedTuple):
+    """One candidate's canonical body and the signal id it carries (a named pair: cheap to make).
 
     Attributes:
         body: the canonical JSON bytes, exactly as signed and sent.
@@ -43,28 +42,37 @@ class CanonicalSignal:
 def canonical_body(candidate: SignalCandidate) -> CanonicalSignal:
     """The canonical body of `candidate`, deriving its signal_id when the record has none."""
     fields = _fields_without_id(candidate)
-    if candidate.signal_id is None:
-        signal_id = derive_signal_id(_dumps(fields, option=_OPTIONS))
-    else:
-        signal_id = str(candidate.signal_id)
-    fields["signal_id"] = signal_id
+    if candidate.signal_id is not None:
+        fields["signal_id"] = str(candidate.signal_id)
+    return canonical_fields(fields)
+
+
+def canonical_fields(fields: dict[str, Any]) -> CanonicalSignal:
+    """The canonical body of fields already in canonical form, deriving a missing signal_id.
+
+    Canonical form: decimals as plain-notation text, `generated_at` an aware datetime in UTC,
+    `signal_id` lower-case hyphenated text, absent optional fields left out (what
+    `schemas.record.common_fields` returns). `fields` gains the signal_id it lacked.
+    """
+    signal_id = fields.get("signal_id")
+    if signal_id is None:
+        signal_id = fields["signal_id"] = derive_signal_id(_dumps(fields, option=_OPTIONS))
     return CanonicalSignal(_dumps(fields, option=_OPTIONS), signal_id)
 
 
 def derive_signal_id(body_without_id: bytes) -> str:
     """str(uuid5(SIGNAL_ID_NAMESPACE, body_without_id)): the same signal always gets the same id."""
-    # uuid5's definition spelled out: uuid.uuid5 takes bytes only from Python 3.12, and
-    # building a uuid.UUID costs more than the hash on this hot path.
-    digest = bytearray(
-        hashlib.sha1(_NAMESPACE_BYTES + body_without_id, usedforsecurity=False).digest()[:16]
-    )
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    text = digest.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    # uuid5's definition spelled out on the hex digest: uuid.uuid5 takes bytes only from Python
+    # 3.12, and building a uuid.UUID costs more than the hash on this hot path.
+    text = hashlib.sha1(_NAMESPACE_BYTES + body_without_id, usedforsecurity=False).hexdigest()
+    # Version 5 in the 13th digit; the RFC 4122 variant (binary 10) in the top bits of the 17th.
+    return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-{text[20:32]}"
 
 
-def _fields_without_id(candidate: SignalCandidate) -> dict[str, str | datetime]:
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def _fields_without_id(candidate: SignalCandidate) -> dict[str, Any]:
     # One read of the instance's fields (a pydantic model keeps them in __dict__), then locals:
     # this runs once per record on the hot path.
     values = candidate.__dict__

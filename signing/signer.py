@@ -13,17 +13,18 @@ secrets it has checked; the key is derived again only when the provider's bytes 
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
+from binascii import b2a_base64
 from collections.abc import Callable
-from typing import Protocol, cast
+from typing import Generic, Protocol, TypeVar, cast
 
+from signing._mac import KeyedSha256
 from signing.errors import SigningInputError
 from signing.headers import check_signal_id, header_set
 from signing.signature import (
     DEFAULT_ENDPOINT,
     DEFAULT_METHOD,
+    MIN_SECRET_BYTES,
     build_signature,
     canonical_request,
     encode_secret,
@@ -33,6 +34,8 @@ from signing.timestamps import format_epoch, parse_timestamp
 __all__ = ["CurrentKey", "RequestSigner", "SecretProvider"]
 
 _PROBE_TIMESTAMP = "2000-01-01T00:00:00.000Z"
+_PROBE_SECRET = b"\0" * MIN_SECRET_BYTES
+Key = TypeVar("Key")
 
 
 class SecretProvider(Protocol):
@@ -43,18 +46,18 @@ class SecretProvider(Protocol):
         ...
 
 
-class CurrentKey:
+class CurrentKey(Generic[Key]):
     """The HMAC key of a fixed secret, or of a provider's current secret, derived once per change.
 
-    `derive` turns a secret into its key (`encode_secret` for the seed profile, `webhook_key`
-    for Standard Webhooks) and raises SigningInputError for one that cannot sign; the first
-    secret is derived at construction, so a bad one fails there.
+    `derive` turns a secret into its key (a `KeyedSha256` of `encode_secret`'s bytes for the
+    seed profile, `webhook_key` for Standard Webhooks) and raises SigningInputError for one that
+    cannot sign; the first secret is derived at construction, so a bad one fails there.
     """
 
     __slots__ = ("_derive", "_key", "_provider", "_raw")
 
     def __init__(
-        self, secret: str | bytes | SecretProvider, derive: Callable[[str | bytes], bytes]
+        self, secret: str | bytes | SecretProvider, derive: Callable[[str | bytes], Key]
     ) -> None:
         self._provider: SecretProvider | None = None
         raw: str | bytes
@@ -69,7 +72,7 @@ class CurrentKey:
         self._raw = raw
         self._key = derive(raw)
 
-    def get(self) -> bytes:
+    def get(self) -> Key:
         """The key to sign with now."""
         provider = self._provider
         if provider is not None:
@@ -97,10 +100,11 @@ class RequestSigner:
         endpoint: str = DEFAULT_ENDPOINT,
         method: str = DEFAULT_METHOD,
     ) -> None:
-        key = CurrentKey(secret, encode_secret)
-        # One probe signature runs every check build_signature makes on the fixed inputs.
+        key = CurrentKey(secret, _keyed)
+        # One probe signature runs every check build_signature makes on the fixed inputs (the
+        # secret's own are encode_secret's, run by CurrentKey).
         build_signature(
-            key.get(), b"", _PROBE_TIMESTAMP, producer_id, method=method, endpoint=endpoint
+            _PROBE_SECRET, b"", _PROBE_TIMESTAMP, producer_id, method=method, endpoint=endpoint
         )
         probe = canonical_request(method, endpoint, _PROBE_TIMESTAMP, producer_id, b"")
         head, _, tail = probe.partition(_PROBE_TIMESTAMP.encode())
@@ -135,6 +139,10 @@ class RequestSigner:
         return header_set(signal_id, self._producer_id, timestamp, self._sign(body, timestamp))
 
     def _sign(self, body: bytes, timestamp: str) -> str:
-        body_digest = base64.b64encode(hashlib.sha256(body).digest())
+        body_digest = b2a_base64(hashlib.sha256(body).digest(), newline=False)
         message = self._prefix + timestamp.encode("ascii") + self._suffix + body_digest
-        return base64.b64encode(hmac.digest(self._key.get(), message, "sha256")).decode("ascii")
+        return b2a_base64(self._key.get().digest(message), newline=False).decode("ascii")
+
+
+def _keyed(secret: str | bytes) -> KeyedSha256:
+    return KeyedSha256(encode_secret(secret))

@@ -52,6 +52,9 @@ def format_epoch(at: float) -> str:
     Rounded to the microsecond as `datetime.fromtimestamp` rounds (half to even), then cut to
     milliseconds. Raises SigningInputError for an instant no datetime can hold.
     """
+    low, high, text = _last_millisecond
+    if low <= at < high:
+        return text
     if not 0 <= at < _END_OF_9999:
         return _format_far_epoch(at)
     fraction, whole = math.modf(at)
@@ -62,7 +65,26 @@ def format_epoch(at: float) -> str:
         second += 1
         if second >= _END_OF_9999:
             return _format_far_epoch(at)
-    return f"{_date_and_clock(second)}.{micros // 1000:03d}Z"
+    millis = micros // 1000
+    text = f"{_date_and_clock(second)}.{millis:03d}Z"
+    if second < _CACHED_UNTIL:
+        _remember(second + millis / 1000, text)
+    return text
+
+
+def _remember(millisecond: float, text: str) -> None:
+    """Keep `text` for the instants well inside its millisecond (one tuple: thread-safe)."""
+    global _last_millisecond  # noqa: PLW0603 - a one-entry cache
+    _last_millisecond = (millisecond + _MARGIN, millisecond + 0.001 - _MARGIN, text)
+
+
+# The last timestamp written, with the epoch seconds that surely write it too: its millisecond
+# less a margin at each end far wider than a float's error in modf and the rounding above
+# (at most 4.8e-7 s below 2**32, the year 2106), so that no instant near an edge reuses a
+# neighbour's text. Later instants are written afresh every time.
+_MARGIN = 5e-6
+_CACHED_UNTIL = 2**32
+_last_millisecond: tuple[float, float, str] = (1.0, 0.0, "")
 
 
 @functools.lru_cache(maxsize=4)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
@@ -10,10 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from consumer.service import prepare_signal
 from schemas import SchemaViolationError, SignalCandidate, parse_candidate
-from schemas._native import native_candidate
-from schemas.record import _strict_json
-from signing.canonical import canonical_body
+from schemas._native import native_candidate, native_fields
+from schemas.errors import RecordError
+from schemas.record import _strict_json, common_fields
+from signing.canonical import canonical_body, canonical_fields
 
 _DECIMALS = st.one_of(
     st.decimals(allow_nan=False, allow_infinity=False, places=4),
@@ -144,6 +147,64 @@ def test_parse_candidate_answers_as_the_stdlib_path(document: dict[str, Any]) ->
         assert got == expected
     else:
         _same(got, expected)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_DOCUMENTS)
+def test_native_fields_write_the_body_the_model_writes(document: dict[str, Any]) -> None:
+    """Whatever the relay's fast path accepts, the model accepts, with the same canonical body."""
+    fields = native_fields(document)
+    if fields is None:
+        return
+    try:
+        model = SignalCandidate.model_validate(document)
+    except ValidationError as exc:  # pragma: no cover - the failure being tested for
+        raise AssertionError(f"native_fields accepted what the model refuses: {exc}") from exc
+    generated_at = fields.get("generated_at")
+    assert canonical_fields(fields) == canonical_body(model)
+    assert generated_at == model.generated_at
+    assert generated_at is None or generated_at.tzinfo is UTC
+
+
+@settings(max_examples=500, deadline=None)
+@given(_DOCUMENTS)
+def test_prepare_signal_answers_as_the_model_path(document: dict[str, Any]) -> None:
+    """The relay's preparation of a value gives the model path's body, or its error."""
+    raw = json.dumps(document, default=str).encode()
+    try:
+        expected: object = canonical_body(parse_candidate(raw))
+    except RecordError as exc:
+        expected = (type(exc), str(exc))
+    try:
+        prepared = prepare_signal(raw, 65536)
+        got: object = prepared.signal
+    except RecordError as exc:
+        got = (type(exc), str(exc))
+    assert got == expected
+    if not isinstance(got, tuple):
+        assert prepared.generated_at == parse_candidate(raw).generated_at
+        assert prepared.candidate == parse_candidate(raw)
+
+
+def test_a_common_record_takes_the_relays_fast_path() -> None:
+    """A common record, with prices as text and as JSON numbers, skips the model entirely."""
+    raw = (
+        b'{"signal_id":"123E4567-E89B-12D3-A456-426614174000","instrument":"EUR/USD",'
+        b'"side":"sell","entry_price":1.0850,"stop_loss":"1.0900","take_profit":1,'
+        b'"confidence":"0.85","generated_at":"2026-11-28T05:00:00.250+02:00","note":"n"}'
+    )
+    fields = common_fields(raw)
+    assert fields is not None
+    assert fields["entry_price"] == "1.0850"
+    assert fields["signal_id"] == "123e4567-e89b-12d3-a456-426614174000"
+    assert canonical_fields(fields) == canonical_body(parse_candidate(raw))
+
+
+def test_duplicate_keys_and_nan_leave_the_fast_path() -> None:
+    """jiter's refusals send a value to the model's path, which names the problem."""
+    assert common_fields(b'{"instrument":"X","instrument":"Y"}') is None
+    nan = b'{"instrument":"X","side":"buy","entry_price":NaN,"confidence":1}'
+    assert common_fields(nan) is None
 
 
 def test_a_common_record_takes_the_native_path() -> None:

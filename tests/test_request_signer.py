@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from signing._mac import KeyedSha256
 from signing.errors import SigningInputError
 from signing.headers import signed_headers
 from signing.signer import RequestSigner
@@ -32,6 +33,32 @@ def _old_text(at: float) -> str:
 @given(instants)
 def test_format_epoch_writes_what_format_timestamp_writes(at: float) -> None:
     assert format_epoch(at) == _old_text(at)
+
+
+@given(
+    instants.filter(lambda at: at < 2**33),
+    st.lists(st.floats(min_value=-0.002, max_value=0.002), min_size=1, max_size=20),
+)
+def test_format_epoch_reuses_no_text_across_a_millisecond_edge(
+    at: float, steps: list[float]
+) -> None:
+    """Instants close together (the reuse of the last text) each get their own exact text."""
+    for step in steps:
+        assert format_epoch(at + step) == _old_text(at + step)
+
+
+def test_format_epoch_at_every_step_across_millisecond_edges() -> None:
+    """Walking across edges in 0.1 us steps, upwards and back, every text is exact."""
+    for edge in (1795836000.001, 1795836000.5, 1795836001.0, 4294967295.999, 4294967296.0):
+        walk = [edge + n * 1e-7 for n in range(-100, 100)]
+        for at in walk + walk[::-1]:
+            assert format_epoch(at) == _old_text(at), at
+
+
+@given(st.binary(max_size=200), st.binary(max_size=500))
+def test_keyed_sha256_is_hmac_sha256(key: bytes, message: bytes) -> None:
+    """The precomputed key states give hmac's digest, for keys shorter and longer than a block."""
+    assert KeyedSha256(key).digest(message) == hmac.digest(key, message, "sha256")
 
 
 @given(st.floats(min_value=-62135596800, max_value=0, allow_nan=False))

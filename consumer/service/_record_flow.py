@@ -171,7 +171,7 @@ class RecordFlow:
             signal_id = exc.signal_id if isinstance(exc, CanonicalTooLargeError) else None
             letter = DeadLetter(exc.dlq_reason, str(exc), 0, now, now, signal_id=signal_id)
             return await self._dead_letter(record, letter)
-        birth = signal_birth(prepared.candidate.generated_at, record.timestamp)
+        birth = signal_birth(prepared.generated_at, record.timestamp)
         if self._dead_letters is None:
             if expiry := self._age_policy.judge(birth, self._clock()):
                 return await self._expired(record, signal, expiry, 0, 0.0, None)
