@@ -196,17 +196,15 @@ _FIELDS_VALIDATOR = SchemaValidator(
             ),
             "strategy": _given(cs.str_schema(strict=True, max_length=64)),
             "timeframe": _given(cs.str_schema(strict=True, max_length=16)),
-            "generated_at": _given(
-                cs.chain_schema(
-                    [cs.str_schema(strict=True, pattern=_RFC3339_COMMON), cs.datetime_schema()]
-                )
-            ),
+            # Checked as text; read below as the model reads it.
+            "generated_at": _given(cs.str_schema(strict=True, pattern=_RFC3339_COMMON)),
             "note": _given(cs.str_schema(strict=True, max_length=1000)),
         },
         extra_behavior="forbid",
     )
 )
 _NIL_UUID = "00000000-0000-0000-0000-000000000000"
+_from_iso = datetime.fromisoformat
 
 
 def native_fields(document: dict[str, Any]) -> dict[str, Any] | None:
@@ -236,8 +234,8 @@ def native_fields(document: dict[str, Any]) -> dict[str, Any] | None:
     moment = fields.get("generated_at")
     if moment is not None:
         try:
-            fields["generated_at"] = moment.astimezone(UTC)
-        except OverflowError:
+            fields["generated_at"] = _from_iso(moment).astimezone(UTC)
+        except (ValueError, OverflowError):  # no such day, or out of range in UTC
             return None
     signal_id = fields.get("signal_id")
     if signal_id is not None:

@@ -57,7 +57,8 @@ def canonical_fields(fields: dict[str, Any]) -> CanonicalSignal:
     signal_id = fields.get("signal_id")
     if signal_id is None:
         signal_id = fields["signal_id"] = derive_signal_id(_dumps(fields, option=_OPTIONS))
-    return CanonicalSignal(_dumps(fields, option=_OPTIONS), signal_id)
+    # CanonicalSignal(body, signal_id) without the Python-level __new__ of a named tuple.
+    return _new_tuple(CanonicalSignal, (_dumps(fields, option=_OPTIONS), signal_id))
 
 
 def derive_signal_id(body_without_id: bytes) -> str:
@@ -99,3 +100,4 @@ def _fields_without_id(candidate: SignalCandidate) -> dict[str, Any]:
 _PLAIN_OPTIONAL = ("stop_loss", "take_profit")
 _AS_IS_OPTIONAL = ("strategy", "timeframe", "generated_at", "note")
 _dumps = orjson.dumps
+_new_tuple = tuple.__new__
