@@ -24,6 +24,7 @@ from log_capture import json_lines, rendered_logs
 
 import consumer
 from consumer.ops import RepeatLimiter, relay_logger
+from consumer.ops._logs import RecordContext, bind_record, identify_record, unbind_record
 from signing.receiver import serve_in_thread
 
 HMAC_SECRET = "hmac-S3CRET-never-shown-5f1c9a7e"
@@ -197,6 +198,25 @@ def test_a_records_context_is_bound_once_for_every_line(
     assert "topic" not in after
     [record] = [r for r in caplog.records if r.getMessage() == "retry"]
     assert record.fields == {"topic": "t", "partition": 3, "offset": 7, "attempt": 1}  # type: ignore[attr-defined]
+
+
+def test_a_bound_record_is_on_every_line_until_unbound(caplog: pytest.LogCaptureFixture) -> None:
+    """The record being handled (`bind_record`) is on every line, with its signal_id once known."""
+    caplog.set_level(logging.INFO)
+    log = relay_logger("signal_relay.record")
+    with rendered_logs() as stream:
+        token = bind_record(RecordContext("t", 3, 7))
+        log.info("fetched")
+        identify_record("0b9e1b7c-1d6a-4c3e-9f6e-2f1c7d0e5a11")
+        logging.getLogger("signal_relay.delivery").info("posted")
+        unbind_record(token)
+        log.info("after")
+    fetched, posted, after = json_lines(stream.getvalue())
+    assert (fetched["topic"], fetched["partition"], fetched["offset"]) == ("t", 3, 7)
+    assert "signal_id" not in fetched
+    assert posted["signal_id"] == "0b9e1b7c-1d6a-4c3e-9f6e-2f1c7d0e5a11"
+    assert list(posted)[6:10] == ["topic", "partition", "offset", "signal_id"]
+    assert "topic" not in after
 
 
 def test_secrets_in_finds_every_secret_of_the_real_settings() -> None:

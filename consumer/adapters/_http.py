@@ -25,8 +25,9 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import NamedTuple, Protocol
 
 import aiohttp
 import httpx
@@ -67,9 +68,8 @@ _TRANSPORT_ERRORS = (httpx.HTTPError, aiohttp.ClientError, TimeoutError, OSError
 _KEPT_HEADERS = ("retry-after", "idempotent-replayed")
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptResult:
-    """What one attempt produced.
+class AttemptResult(NamedTuple):
+    """What one attempt produced (a named tuple: made once per request, it is cheap to make).
 
     Attributes:
         status: the HTTP status, or None when no response arrived.
@@ -83,7 +83,7 @@ class AttemptResult:
     """
 
     status: int | None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = MappingProxyType({})
     body: str = ""
     error: str | None = None
     duration: float = 0.0

@@ -15,7 +15,7 @@ from consumer.ops._alerts import AlertRateLimiter, Alerts
 from consumer.ops._endpoint import MetricsRenderer, OpsServer
 from consumer.ops._log_redaction import Redactor, secrets_in
 from consumer.ops._log_repeats import RepeatLimiter
-from consumer.ops._logs import configure_logging, relay_logger
+from consumer.ops._logs import configure_logging, log_context, relay_logger
 from consumer.ops._metrics import Exposition, RelayMetrics
 from consumer.ops._tracing import (
     NO_TRACE_HEADERS,
@@ -53,6 +53,7 @@ __all__ = [
     "alert_text",
     "configure_logging",
     "configure_tracing",
+    "log_context",
     "relay_logger",
     "secrets_in",
     "tracing_for",

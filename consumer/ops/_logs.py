@@ -8,10 +8,13 @@ and `version`; an exception is one `exception` field, never a multi-line traceba
 
 The relay logs in either of two styles, rendered alike (context fields as top-level keys):
 - stdlib: `_log.info("event", extra={"fields": {...}})`;
-- structlog: `relay_logger(name).info("event", key=value)`, which also carries the context
-  bound with `structlog.contextvars.bound_contextvars` (a record's topic, partition, offset);
-  the record it hands to stdlib logging holds the same `fields`, so tests and other handlers
-  see both styles alike.
+- structlog: `relay_logger(name).info("event", key=value)`; the record it hands to stdlib
+  logging holds the same `fields`, so tests and other handlers see both styles alike.
+
+Every line carries the context bound where it was logged: what `structlog.contextvars` binds,
+and the record being handled (`bind_record`: topic, partition, offset, then signal_id). The
+record's context is one context variable set once per record, not four structlog bindings: the
+relay binds it for every record, and most records log nothing.
 
 Secrets are masked in every line (`consumer.ops._log_redaction`); aiokafka's repeated lines
 (a broker outage) are limited per window, with a count (`consumer.ops._log_repeats`).
@@ -23,6 +26,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterable, Mapping, MutableMapping
+from contextvars import ContextVar, Token
 from typing import Any, TextIO
 
 import orjson
@@ -32,7 +36,15 @@ from consumer import __version__
 from consumer.ops._log_redaction import Redactor
 from consumer.ops._log_repeats import RepeatLimiter
 
-__all__ = ["configure_logging", "relay_logger"]
+__all__ = [
+    "RecordContext",
+    "bind_record",
+    "configure_logging",
+    "identify_record",
+    "log_context",
+    "relay_logger",
+    "unbind_record",
+]
 
 SERVICE = "signal-relay"
 _RELAY_LOGGER = "signal_relay"
@@ -83,16 +95,56 @@ def relay_logger(name: str) -> structlog.stdlib.BoundLogger:
     )
 
 
-def _bound_context() -> dict[str, Any]:
-    """The context bound with `structlog.contextvars`, known values only, in reading order."""
+class RecordContext:
+    """Where the record being handled is: what its log lines carry."""
+
+    __slots__ = ("offset", "partition", "signal_id", "topic")
+
+    def __init__(self, topic: str, partition: int, offset: int) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.signal_id: str | None = None  # once the record has one
+
+
+_record: ContextVar[RecordContext | None] = ContextVar("signal_relay_record", default=None)
+
+
+def bind_record(context: RecordContext) -> Token[RecordContext | None]:
+    """Log the lines of this task (and of the tasks it starts) with `context`, as it changes."""
+    return _record.set(context)
+
+
+def identify_record(signal_id: str) -> None:
+    """Add the signal_id to the bound record's context (nothing when no record is bound)."""
+    context = _record.get()
+    if context is not None:
+        context.signal_id = signal_id
+
+
+def unbind_record(token: Token[RecordContext | None]) -> None:
+    """Restore the context `bind_record` replaced."""
+    _record.reset(token)
+
+
+def log_context() -> dict[str, Any]:
+    """The context a line logged here carries, known values only, in reading order."""
     bound = structlog.contextvars.get_contextvars()
+    record = _record.get()
+    if record is not None:  # the record's place wins over an outer binding of the same key
+        bound.update(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            signal_id=record.signal_id,
+        )
     keys = sorted(bound, key=lambda key: _CONTEXT_ORDER.get(key, len(_CONTEXT_ORDER)))
     return {key: bound[key] for key in keys if bound[key] is not None}
 
 
 def _with_context(_: Any, __: str, event: MutableMapping[str, Any]) -> dict[str, Any]:
     """The bound context, then the event's own keys (which win)."""
-    return {**_bound_context(), **event}
+    return {**log_context(), **event}
 
 
 def _as_fields(
@@ -136,7 +188,7 @@ def _event_of_record(_: Any, __: str, event: MutableMapping[str, Any]) -> Mutabl
         "version": __version__,
     }
     fields = getattr(record, "fields", None)
-    context = {**_bound_context(), **(fields if isinstance(fields, Mapping) else {}), **event}
+    context = {**log_context(), **(fields if isinstance(fields, Mapping) else {}), **event}
     for key, value in context.items():
         line.setdefault(key, value)
     return line

@@ -28,7 +28,6 @@ from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
-import structlog
 from aiokafka.structs import ConsumerRecord
 
 from consumer.adapters._dead_letter import (
@@ -40,7 +39,13 @@ from consumer.adapters._dead_letter import (
 from consumer.adapters._fetch_guard import UndecodableRecord
 from consumer.adapters._http import AttemptResult, HttpSender, redact_userinfo
 from consumer.ops._alerts import Alerts
-from consumer.ops._logs import relay_logger
+from consumer.ops._logs import (
+    RecordContext,
+    bind_record,
+    identify_record,
+    relay_logger,
+    unbind_record,
+)
 from consumer.ops._metrics import RelayMetrics
 from consumer.ops._tracing import NO_TRACING, Tracing
 from consumer.service._freshness import AgePolicy, Birth, Expiry, signal_birth
@@ -96,24 +101,16 @@ class RecordFlow:
         self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
     ) -> Final:
         """Return the record's final outcome; raise `Abandoned` if `closing` interrupts."""
-        # Every line logged while handling the record carries where it is (signal_id, once known).
-        # Reset by token afterwards: `bound_contextvars` copies the whole context on each entry.
-        tokens = structlog.contextvars.bind_contextvars(
-            topic=record.topic, partition=record.partition, offset=record.offset, signal_id=None
-        )
+        # Every line logged while handling the record carries where it is (signal_id, once known),
+        # and the record's span (consumer/ops/_tracing.py) notes its outcome.
+        token = bind_record(RecordContext(record.topic, record.partition, record.offset))
         try:
-            return await self._traced(record, closing, fetched_at)
+            with self._tracing.record(record) as traced:
+                final = await self._run(record, closing, fetched_at)
+                traced.finished(final.value)
+                return final
         finally:
-            structlog.contextvars.reset_contextvars(**tokens)
-
-    async def _traced(
-        self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
-    ) -> Final:
-        """`_run` inside the record's span (consumer/ops/_tracing.py), which notes the outcome."""
-        with self._tracing.record(record) as traced:
-            final = await self._run(record, closing, fetched_at)
-            traced.finished(final.value)
-            return final
+            unbind_record(token)
 
     async def _run(
         self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
@@ -164,7 +161,7 @@ class RecordFlow:
         try:
             prepared = prepare_signal(record.value, self._max_body_size)
             signal = prepared.signal
-            structlog.contextvars.bind_contextvars(signal_id=signal.signal_id)
+            identify_record(signal.signal_id)
             self._tracing.identify(signal.signal_id)
         except RecordError as exc:
             now = self._clock()
