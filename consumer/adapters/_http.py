@@ -35,6 +35,7 @@ import yarl
 from prometheus_client import Counter
 
 from consumer import __version__
+from consumer.adapters._in_flight import InFlightSlots
 from consumer.adapters._proxy import proxy_for
 from consumer.adapters._request_rate import rate_limiter
 from consumer.config import Settings
@@ -263,7 +264,7 @@ class HttpSender:
             producer_id=settings.producer_id,
             endpoint=settings.ingest_path,
         )
-        self._slots = asyncio.Semaphore(settings.max_in_flight)
+        self._slots = InFlightSlots(settings.max_in_flight)
         self._metrics = metrics
         self._clock = clock
         rate = settings.max_requests_per_second
