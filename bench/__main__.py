@@ -21,12 +21,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.backlog import load_backlog
 from bench.client_cost import measure_client_cost, render_client_cost, with_client_cost
-from bench.cpu_per_signal import append_cpu_per_signal
+from bench.cpu_per_signal import CpuPerSignal, cpu_per_signal_or_failure, render_cpu_section
 from bench.crash import measure_crash, measure_kept, measure_stuck_stop
 from bench.end_to_end import (
     CeilingRun,
@@ -111,13 +112,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench: failed: {type(exc).__name__}: {exc} (child logs in {logs})", file=sys.stderr)
         return 1
     shutil.rmtree(logs, ignore_errors=True)
+    cpu = cpu_per_signal_or_failure(quick=args.quick)
+    results = replace(results, latency=latency, cpu=cpu if isinstance(cpu, CpuPerSignal) else None)
     markdown = with_client_cost(
         render_markdown(results).rstrip("\n") + "\n\n" + render_latency(latency),
         render_client_cost(costs),
     )
+    markdown += "\n" + render_cpu_section(cpu)
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "RESULTS.md").write_text(markdown)
-    markdown += append_cpu_per_signal(args.output / "RESULTS.md", quick=args.quick)
     write_chart(results, args.output / "throughput.png")
     print(markdown)
     print(f"wrote {args.output / 'RESULTS.md'} and {args.output / 'throughput.png'}")

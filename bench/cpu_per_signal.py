@@ -45,8 +45,10 @@ __all__ = [
     "TRANSPORTS",
     "CpuPerSignal",
     "append_cpu_per_signal",
+    "cpu_per_signal_or_failure",
     "measure_cpu_per_signal",
     "render_cpu_per_signal",
+    "render_cpu_section",
 ]
 
 TARGET_RATIO = 1.5
@@ -220,13 +222,25 @@ def _samples(result: CpuPerSignal, name: str) -> str:
     return ", ".join(f"{value:.1f}" for value in result.samples[name])
 
 
+def cpu_per_signal_or_failure(*, quick: bool) -> CpuPerSignal | Exception:
+    """Measure (quick: smoke sizes); a failure is returned, to be reported in its section."""
+    try:
+        return _run(quick)
+    except Exception as exc:
+        print(f"bench: CPU per signal failed: {exc!r}", file=sys.stderr)
+        return exc
+
+
+def render_cpu_section(result: CpuPerSignal | Exception) -> str:
+    """The RESULTS.md section of a measurement, or of its failure."""
+    if isinstance(result, Exception):
+        return f"## CPU per signal against the aiohttp floor\n\nfailed: {result!r}\n"
+    return render_cpu_per_signal(result)
+
+
 def append_cpu_per_signal(results_md: Path, *, quick: bool) -> str:
     """Measure (quick: smoke sizes), append the section to `results_md`, return it."""
-    try:
-        section = render_cpu_per_signal(_run(quick))
-    except Exception as exc:
-        section = f"## CPU per signal against the aiohttp floor\n\nfailed: {exc!r}\n"
-        print(f"bench: CPU per signal failed: {exc!r}", file=sys.stderr)
+    section = render_cpu_section(cpu_per_signal_or_failure(quick=quick))
     with results_md.open("a") as out:
         out.write("\n" + section)
     return section

@@ -8,9 +8,13 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from bench.cpu_per_signal import FLOOR, TRANSPORTS, CpuPerSignal
+from bench.cpu_per_signal import TARGET_RATIO as CPU_TARGET
 from bench.crash import CrashRun, KeptRuns, StuckStopRun
 from bench.end_to_end import CeilingRun, NaiveRun, RelayRun
 from bench.http_clients import VARIANTS, ClientCost
+from bench.latency import TARGET_RATIO as LATENCY_TARGET
+from bench.latency import LatencyResult
 from bench.machine import Machine
 from bench.memory import RETRY_MAX_SECONDS, MemoryRun
 from bench.pipeline import PipelineResult
@@ -18,7 +22,7 @@ from bench.records import INSTRUMENTS
 
 __all__ = ["Results", "Sizes", "render_markdown", "write_chart"]
 
-PIPELINE_TARGET = 50_000
+PIPELINE_TARGET = 100_000
 SPEEDUP_TARGET = 40
 RATE_TARGET = 3_000
 CEILING_SHARE_TARGET = 0.5
@@ -89,6 +93,8 @@ class Results:
         crash: the SIGKILL run.
         stuck_stop: the SIGTERM run with one key stuck on 503.
         kept: both runs again with the commit metadata kept (as a Kafka broker does).
+        latency: publish-to-arrival of paced live traffic, relay against naive loop.
+        cpu: CPU per delivered signal against plain aiohttp's per POST.
     """
 
     machine: Machine
@@ -112,6 +118,8 @@ class Results:
     crash: CrashRun
     stuck_stop: StuckStopRun | None = None
     kept: KeptRuns | None = None
+    latency: LatencyResult | None = None
+    cpu: CpuPerSignal | None = None
 
 
 def render_markdown(results: Results) -> str:
@@ -213,7 +221,7 @@ def _header(r: Results) -> str:
 def _targets(r: Results) -> str:
     rows = [
         (
-            "pipeline (parse + canonical + sign), one core",
+            "pipeline (parse + validate + canonical + sign), one core",
             f">= {PIPELINE_TARGET:,}/s",
             f"{r.pipeline.records_per_second:,.0f}/s",
             r.pipeline.records_per_second >= PIPELINE_TARGET,
@@ -287,6 +295,7 @@ def _targets(r: Results) -> str:
                 stuck.duplicated <= stuck.bound,
             )
         )
+    rows += _latency_and_cpu_targets(r)
     body = [
         f"| {what} | {target} | {got} | {'yes' if ok else '**no**'} |"
         for what, target, got, ok in rows
@@ -294,6 +303,35 @@ def _targets(r: Results) -> str:
     return "\n".join(
         ["## Targets", "", "| what | target | measured | met |", "|---|---|---|---|", *body]
     )
+
+
+def _latency_and_cpu_targets(r: Results) -> list[tuple[str, str, str, bool]]:
+    rows = []
+    if r.latency is not None:
+        plan, ratio = r.latency.plan, r.latency.ratio
+        relay, naive = r.latency.run("relay", plan.high_rate), r.latency.run("naive", plan.low_rate)
+        rows.append(
+            (
+                f"latency: relay p99 at {plan.high_rate:,.0f}/s vs naive p99 at "
+                f"{plan.low_rate:g}/s",
+                f"<= {LATENCY_TARGET:g}x",
+                f"{relay.p99 * 1000:.1f} ms vs {naive.p99 * 1000:.1f} ms: {ratio:.2f}x",
+                ratio <= LATENCY_TARGET,
+            )
+        )
+    if r.cpu is not None:
+        for transport in TRANSPORTS:
+            ratio = r.cpu.ratio(transport)
+            rows.append(
+                (
+                    f"CPU per signal, relay on {transport} vs plain aiohttp POST",
+                    f"<= {CPU_TARGET:g}x",
+                    f"{r.cpu.relay[transport]:.0f} us vs {r.cpu.clients[FLOOR]:.0f} us: "
+                    f"{ratio:.2f}x",
+                    ratio <= CPU_TARGET,
+                )
+            )
+    return rows
 
 
 def _bounds(r: Results) -> str:

@@ -168,7 +168,12 @@ class RecordFlow:
             signal_id = exc.signal_id if isinstance(exc, CanonicalTooLargeError) else None
             letter = DeadLetter(exc.dlq_reason, str(exc), 0, now, now, signal_id=signal_id)
             return await self._dead_letter(record, letter)
-        birth = signal_birth(prepared.generated_at, record.timestamp)
+        # Without an age limit nothing asks when the signal was born.
+        birth = (
+            signal_birth(prepared.generated_at, record.timestamp)
+            if self._age_policy.max_age_seconds is not None
+            else None
+        )
         if self._dead_letters is None:
             if expiry := self._age_policy.judge(birth, self._clock()):
                 return await self._expired(record, signal, expiry, 0, 0.0, None)
@@ -201,7 +206,7 @@ class RecordFlow:
         while True:
             if not self._gate.is_open:
                 await _unless_closing(self._gate.passage(), closing)
-            if expiry := self._age_policy.judge(birth, self._clock()):
+            if birth is not None and (expiry := self._age_policy.judge(birth, self._clock())):
                 return await self._expired(record, signal, expiry, attempt, first_at, result)
             attempt += 1
             ticket = self._gate.ticket()  # when it was sent: see consumer/service/_systemic.py
