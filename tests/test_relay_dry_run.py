@@ -21,8 +21,8 @@ async def test_dry_run_sends_nothing_and_commits_nothing(
         outcomes = relay.metrics.outcomes
 
         def all_seen() -> bool:
-            signed = outcomes.labels("dry_run")._value.get()
-            invalid = outcomes.labels("dry_run_dead_letter")._value.get()
+            signed = outcomes.labels("dry_run").value
+            invalid = outcomes.labels("dry_run_dead_letter").value
             return (signed, invalid) == (6, 1)
 
         await eventually(all_seen, 30, "every record to be dry-run")

@@ -32,7 +32,6 @@ from typing import NamedTuple, Protocol
 import aiohttp
 import httpx
 import yarl
-from prometheus_client import Counter
 
 from consumer import __version__
 from consumer.adapters._in_flight import InFlightSlots
@@ -40,6 +39,7 @@ from consumer.adapters._proxy import proxy_for
 from consumer.adapters._request_rate import rate_limiter
 from consumer.config import Settings
 from consumer.ops._log_redaction import redact_userinfo
+from consumer.ops._loop_metrics import LoopCounterChild
 from consumer.ops._metrics import RelayMetrics
 from consumer.ops._tracing import NO_TRACE_HEADERS
 from signing._profile import build_signer
@@ -271,7 +271,7 @@ class HttpSender:
         self._rate = None if rate is None else rate_limiter(rate)
         self._tls = _ssl_context(settings) if self._url.startswith("https:") else None
         # Labelled children, cached: `labels()` costs more than the `inc()` it leads to.
-        self._answered: dict[int, Counter] = {}
+        self._answered: dict[int, LoopCounterChild] = {}
 
     async def send(
         self, signal: CanonicalSignal, trace_headers: Mapping[str, str] = NO_TRACE_HEADERS

@@ -57,7 +57,8 @@ class MetricsRenderer(Protocol):
     """Renders the metrics in the format an `Accept` header asks for (empty: the default).
 
     It is called on the ops server's own worker thread, so it may read only thread-safe state
-    (prometheus_client's metric values are).
+    (prometheus_client's metric values are; so are `_loop_metrics`' families, written by the
+    event loop alone and copied before they are written out).
     """
 
     def __call__(self, accept: str, /) -> Exposition: ...

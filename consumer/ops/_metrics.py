@@ -9,13 +9,13 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     PlatformCollector,
     ProcessCollector,
 )
 from prometheus_client.exposition import choose_encoder
 
 from consumer import __version__
+from consumer.ops._loop_metrics import LoopMetrics
 
 __all__ = ["Exposition", "RelayMetrics"]
 
@@ -40,6 +40,10 @@ class Exposition:
 class RelayMetrics:
     """Every series the relay exports; children for hot labels are bound once.
 
+    The families updated for every record (consumed, outcomes, HTTP responses, the latency,
+    duration and age histograms, requests in flight) are plain numbers updated only from the
+    event loop (`consumer/ops/_loop_metrics.py`); the rest are prometheus_client's own.
+
     Besides the relay's own series the registry carries the process collector (CPU, memory,
     open file descriptors), the platform collector (`python_info`) and
     `signal_relay_build_info{version, python}`, always 1.
@@ -56,36 +60,34 @@ class RelayMetrics:
             ["version", "python"],
             registry=r,
         ).labels(__version__, platform.python_version()).set(1)
-        self.consumed = Counter(
-            "signal_relay_records_consumed", "Records fetched from Kafka.", registry=r
+        # Updated on every record, from the event loop only: plain numbers (`_loop_metrics`).
+        loop = LoopMetrics()
+        self.consumed = loop.counter("signal_relay_records_consumed", "Records fetched from Kafka.")
+        self.outcomes = loop.counter(
+            "signal_relay_outcomes", "Final outcomes of records.", ["outcome"]
         )
-        self.outcomes = Counter(
-            "signal_relay_outcomes",
-            "Final outcomes of records.",
-            ["outcome"],
-            registry=r,
-        )
-        self.http_responses = Counter(
+        self.http_responses = loop.counter(
             "signal_relay_http_responses",
             "HTTP attempts by status code ('error' when no response arrived).",
             ["status"],
-            registry=r,
         )
-        self.delivery_latency = Histogram(
+        self.delivery_latency = loop.histogram(
             "signal_relay_consume_to_delivered_seconds",
             "From fetching a record to its 201.",
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+            _LATENCY_BUCKETS,
         )
-        self.request_duration = Histogram(
+        self.request_duration = loop.histogram(
             "signal_relay_request_duration_seconds",
             "Duration of one HTTP attempt.",
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+            _LATENCY_BUCKETS,
         )
-        self.in_flight = Gauge(
-            "signal_relay_requests_in_flight", "HTTP requests in flight.", registry=r
+        self.in_flight = loop.gauge("signal_relay_requests_in_flight", "HTTP requests in flight.")
+        self.record_age = loop.histogram(
+            "signal_relay_record_age_at_delivery_seconds",
+            "From the record's Kafka timestamp to its 201.",
+            _AGE_BUCKETS,
         )
+        r.register(loop)
         self.lag = Gauge(
             "signal_relay_consumer_lag",
             "Log end minus the group's position, per partition this process owns.",
@@ -102,12 +104,6 @@ class RelayMetrics:
             "signal_relay_assigned_partitions",
             "Partitions this process owns.",
             ["group"],
-            registry=r,
-        )
-        self.record_age = Histogram(
-            "signal_relay_record_age_at_delivery_seconds",
-            "From the record's Kafka timestamp to its 201.",
-            buckets=_AGE_BUCKETS,
             registry=r,
         )
         self.oldest_uncommitted_age = Gauge(

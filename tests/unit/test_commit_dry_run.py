@@ -16,8 +16,8 @@ async def test_dry_run_sends_nothing_and_ends_each_record_with_a_dry_run_outcome
     assert r.server.posted == []
     assert r.producer.sent == []
     outcomes = r.metrics.outcomes
-    assert outcomes.labels("dry_run")._value.get() == 1
-    assert outcomes.labels("dry_run_dead_letter")._value.get() == 1
+    assert outcomes.labels("dry_run").value == 1
+    assert outcomes.labels("dry_run_dead_letter").value == 1
 
 
 async def test_never_policy_commits_nothing_periodically_on_revoke_or_on_drain() -> None:

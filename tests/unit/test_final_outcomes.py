@@ -23,7 +23,7 @@ async def test_a_final_answer_is_one_outcome(status: int, final: Final, reason: 
     r = rig()
     r.server.default = HttpAnswer(status, {}, "")
     assert await run(r.flow, record(0)) is final
-    assert r.metrics.outcomes.labels(final.value)._value.get() == 1
+    assert r.metrics.outcomes.labels(final.value).value == 1
     assert r.producer.reasons() == ([] if reason is None else [reason])
 
 
