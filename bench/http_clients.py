@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -37,12 +37,26 @@ import orjson
 from pyreqwest.client import ClientBuilder
 
 from bench.loops import run_fast
-from bench.processes import BenchError, run_child, start_process, stop_process, wait_for
+from bench.processes import (
+    BenchError,
+    free_port,
+    run_child,
+    start_process,
+    stop_process,
+    wait_for,
+)
 from bench.records import SECRET
 from consumer.adapters import build_http_client
 from consumer.config import load_settings
 
-__all__ = ["VARIANTS", "ClientCost", "measure_http_clients", "serve_answers"]
+__all__ = [
+    "VARIANTS",
+    "ClientCost",
+    "answered_posts",
+    "answering_server",
+    "measure_http_clients",
+    "serve_answers",
+]
 
 VARIANTS = {
     "aiohttp": "aiohttp `ClientSession` (the relay's default)",
@@ -140,11 +154,23 @@ class _AiohttpTransport(httpx.AsyncBaseTransport):
         await self._session.close()
 
 
-class _Answer201(asyncio.Protocol):
-    """Answers every complete request on the connection with `answer` (a 201), nothing else."""
+class _Tally:
+    """POSTs answered by one server process, across its connections."""
 
-    def __init__(self, answer: bytes = _ANSWER) -> None:
+    def __init__(self) -> None:
+        self.posts = 0
+
+
+class _Answer201(asyncio.Protocol):
+    """Answers every complete POST on the connection with `answer` (a 201), and counts it.
+
+    `GET /count` is answered with the number of POSTs answered so far (a 200, the number as
+    text): how a benchmark knows when a client has finished, without asking the client.
+    """
+
+    def __init__(self, answer: bytes, tally: _Tally) -> None:
         self._answer = answer
+        self._tally = tally
         self._buffer = b""
         self._transport: asyncio.Transport | None = None
 
@@ -162,17 +188,49 @@ class _Answer201(asyncio.Protocol):
                     length = int(value)
             if len(self._buffer) < end + 4 + length:
                 return
+            counting = self._buffer.startswith(b"GET /count ")
             self._buffer = self._buffer[end + 4 + length :]
             assert self._transport is not None
-            self._transport.write(self._answer)
+            if counting:
+                text = str(self._tally.posts).encode()
+                self._transport.write(_COUNT_ANSWER % (len(text), text))
+            else:
+                self._tally.posts += 1
+                self._transport.write(self._answer)
+
+
+_COUNT_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
 
 
 async def serve_answers(port: int, answer: bytes = _ANSWER) -> None:
-    """A minimal HTTP/1.1 server on loopback answering every request with `answer`."""
+    """A minimal HTTP/1.1 server on loopback answering every POST with `answer`."""
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _Answer201(answer), "127.0.0.1", port)
+    tally = _Tally()
+    server = await loop.create_server(lambda: _Answer201(answer, tally), "127.0.0.1", port)
     async with server:
         await server.serve_forever()
+
+
+@contextlib.asynccontextmanager
+async def answering_server(logs: Path) -> AsyncIterator[str]:
+    """`serve_answers` in a process of its own; yields its base URL (`GET /count` there)."""
+    port = free_port()
+    log = logs / "answering-server.log"
+    server = await start_process(
+        [sys.executable, "-m", "bench.http_clients", "serve", str(port)], {}, log
+    )
+    try:
+        await wait_for(lambda: _listening(port), 15, "the minimal answering server")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if await stop_process(server) not in (0, -15):
+            raise BenchError(f"the minimal answering server failed; see {log}")
+
+
+async def answered_posts(session: aiohttp.ClientSession, base_url: str) -> int:
+    """How many POSTs the `answering_server` at `base_url` has answered."""
+    async with session.get(f"{base_url}/count") as response:
+        return int(await response.text())
 
 
 def _sender(

@@ -1,10 +1,12 @@
 """How many requests may be in flight at once: `InFlightSlots`, first come, first served.
 
-`asyncio.Semaphore` on Python 3.11 scans its whole queue of waiters on every `acquire`
-(`locked()` asks whether any waiter is not cancelled), and a relay keeps one waiter per key
-beyond `RELAY_MAX_IN_FLIGHT`: with 200 active keys and 128 slots, every request paid for a walk
-over 72 futures. Here a released slot is handed straight to the oldest waiter, and taking a
-free slot looks at nothing else.
+`asyncio.Semaphore` on Python 3.11 leaves a woken waiter at the head of its queue until that
+waiter runs again, and every `release` walks past all of them to the first one still waiting.
+A relay releases a slot per answer, many per turn of the event loop (128 in flight, one waiter
+per key beyond that), so each release walked past the waiters it and the releases before it
+had woken in that turn: about 2.5 us a request, measured with 200 keys. Here a released slot is
+handed to the oldest waiter and taken off the queue at once, and taking a free slot looks at
+nothing else.
 """
 
 from __future__ import annotations
