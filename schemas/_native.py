@@ -234,9 +234,12 @@ def native_fields(document: dict[str, Any]) -> dict[str, Any] | None:
     moment = fields.get("generated_at")
     if moment is not None:
         try:
-            fields["generated_at"] = _from_iso(moment).astimezone(UTC)
+            moment = _from_iso(moment)
+            if moment.tzinfo is not UTC:  # "Z" already reads as UTC
+                moment = moment.astimezone(UTC)
         except (ValueError, OverflowError):  # no such day, or out of range in UTC
             return None
+        fields["generated_at"] = moment
     signal_id = fields.get("signal_id")
     if signal_id is not None:
         signal_id = fields["signal_id"] = signal_id.lower()

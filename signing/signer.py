@@ -139,9 +139,13 @@ class RequestSigner:
         return header_set(signal_id, self._producer_id, timestamp, self._sign(body, timestamp))
 
     def _sign(self, body: bytes, timestamp: str) -> str:
-        body_digest = b2a_base64(hashlib.sha256(body).digest(), newline=False)
-        message = self._prefix + timestamp.encode("ascii") + self._suffix + body_digest
-        return b2a_base64(self._key.get().digest(message), newline=False).decode("ascii")
+        body_digest = _base64(_sha256(body).digest(), newline=False)
+        message = self._prefix + timestamp.encode() + self._suffix + body_digest
+        return _base64(self._key.get().digest(message), newline=False).decode()
+
+
+_sha256 = hashlib.sha256
+_base64 = b2a_base64
 
 
 def _keyed(secret: str | bytes) -> KeyedSha256:

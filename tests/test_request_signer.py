@@ -158,3 +158,15 @@ def test_the_secret_stays_out_of_the_repr() -> None:
     signer = RequestSigner(SECRET, producer_id="relay-1")
     assert SECRET not in repr(signer)
     assert "relay-1" in repr(signer)
+
+
+@given(st.text(max_size=40))
+def test_a_signal_id_is_refused_unless_it_is_visible_ascii(signal_id: str) -> None:
+    """Headers are signed for 0x21-0x7E text only: nothing empty, no space, no control, no UTF-8."""
+    signer = RequestSigner(SECRET, producer_id="relay-1")
+    visible = signal_id != "" and all(0x21 <= ord(char) <= 0x7E for char in signal_id)
+    if visible:
+        assert signer.headers(b"{}", signal_id=signal_id, at=0.0)["X-Idempotency-Key"] == signal_id
+    else:
+        with pytest.raises(SigningInputError, match="visible ASCII"):
+            signer.headers(b"{}", signal_id=signal_id, at=0.0)
