@@ -83,7 +83,7 @@ QUICK = Sizes(
     repeats=1,
     http_requests=1_000,
 )
-_PIPELINE_ROUNDS = 5
+_PIPELINE_ROUNDS = 15
 _STUCK_OTHERS = 1_000  # the scenario: 1,000 delivered above one stuck key
 _HTTP_CLIENT_CONCURRENCY = 64
 _PROFILE_RECORDS = 5_000

@@ -106,28 +106,36 @@ class RecordFlow:
         token = bind_record(RecordContext(record.topic, record.partition, record.offset))
         try:
             with self._tracing.record(record) as traced:
-                final = await self._run(record, closing, fetched_at)
-                traced.finished(final.value)
-                return final
+                failures = 0
+                while True:
+                    try:
+                        final = await self._handling(record, closing, fetched_at)
+                    except Abandoned:
+                        raise
+                    except Exception as exc:  # see the module docstring: retried, never fatal
+                        failures += 1
+                        after = await self._after_error(record, closing, exc, failures)
+                        if after is None:
+                            continue
+                        final = after
+                    traced.finished(final.value)
+                    return final
         finally:
             unbind_record(token)
 
-    async def _run(
-        self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
-    ) -> Final:
-        failures = 0
-        while True:
-            try:
-                return await self._run_once(record, closing, fetched_at)
-            except Abandoned:
-                raise
-            except Exception as exc:  # see the module docstring: retried, never fatal
-                failures += 1
-                # A dead letter that cannot be written cannot be given up into the DLQ either.
-                if self._policy.exhausted(failures) and not isinstance(exc, DeadLetterError):
-                    return await self._give_up(record, exc, failures)
-                delay = self._record_error(record, exc, failures)
-            await _sleep_unless_closing(delay, closing)
+    async def _after_error(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        closing: asyncio.Event,
+        exc: Exception,
+        failures: int,
+    ) -> Final | None:
+        """Give up into the DLQ once attempts are used up; else back off. None: try again."""
+        # A dead letter that cannot be written cannot be given up into the DLQ either.
+        if self._policy.exhausted(failures) and not isinstance(exc, DeadLetterError):
+            return await self._give_up(record, exc, failures)
+        await _sleep_unless_closing(self._record_error(record, exc, failures), closing)
+        return None
 
     def _record_error(
         self, record: ConsumerRecord[bytes, bytes], exc: Exception, failures: int
@@ -149,15 +157,18 @@ class RecordFlow:
             record, DeadLetter("max_attempts", error, failures, now, now)
         )
 
-    async def _run_once(
+    def _handling(
         self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
-    ) -> Final:
+    ) -> Coroutine[Any, Any, Final]:
+        """What takes the record to its outcome, decided at once: the coroutine that does it.
+
+        Not itself a coroutine: every suspension while a request is in flight passes through
+        each coroutine frame above it, so one frame less here is a little less per request.
+        """
         if isinstance(record, UndecodableRecord):
             # The Kafka client could not decode it (consumer/adapters/_fetch_guard.py): never sent.
             now = self._clock()
-            return await self._dead_letter(
-                record, DeadLetter("undecodable", record.error, 0, now, now)
-            )
+            return self._dead_letter(record, DeadLetter("undecodable", record.error, 0, now, now))
         try:
             prepared = prepare_signal(record.value, self._max_body_size)
             signal = prepared.signal
@@ -167,7 +178,7 @@ class RecordFlow:
             now = self._clock()
             signal_id = exc.signal_id if isinstance(exc, CanonicalTooLargeError) else None
             letter = DeadLetter(exc.dlq_reason, str(exc), 0, now, now, signal_id=signal_id)
-            return await self._dead_letter(record, letter)
+            return self._dead_letter(record, letter)
         # Without an age limit nothing asks when the signal was born.
         birth = (
             signal_birth(prepared.generated_at, record.timestamp)
@@ -175,23 +186,29 @@ class RecordFlow:
             else None
         )
         if self._dead_letters is None:
-            if expiry := self._age_policy.judge(birth, self._clock()):
-                return await self._expired(record, signal, expiry, 0, 0.0, None)
-            headers = self._sender.sign(signal, self._clock())
-            # A fingerprint, never the signature: a logged signature would be a valid request
-            # for anyone who reads the log, inside the server's freshness window.
-            # The seed's headers, or the Standard Webhooks profile's.
-            signature = headers.get("X-Signature") or headers["webhook-signature"]
-            fingerprint = hashlib.sha256(signature.encode()).hexdigest()[:16]
-            _log.info(
-                "dry_run",
-                signed_timestamp=headers.get("X-Timestamp") or headers["webhook-timestamp"],
-                signature_sha256=fingerprint,
-                body_bytes=len(signal.body),
-            )
-            self._metrics.outcomes.labels(Final.DRY_RUN.value).inc()
-            return Final.DRY_RUN
-        return await self._deliver(record, signal, closing, fetched_at, birth)
+            return self._dry_run(record, signal, birth)
+        return self._deliver(record, signal, closing, fetched_at, birth)
+
+    async def _dry_run(
+        self, record: ConsumerRecord[bytes, bytes], signal: CanonicalSignal, birth: Birth | None
+    ) -> Final:
+        """Sign and log the request that would be sent; never send it, never dead-letter."""
+        if expiry := self._age_policy.judge(birth, self._clock()):
+            return await self._expired(record, signal, expiry, 0, 0.0, None)
+        headers = self._sender.sign(signal, self._clock())
+        # A fingerprint, never the signature: a logged signature would be a valid request
+        # for anyone who reads the log, inside the server's freshness window.
+        # The seed's headers, or the Standard Webhooks profile's.
+        signature = headers.get("X-Signature") or headers["webhook-signature"]
+        fingerprint = hashlib.sha256(signature.encode()).hexdigest()[:16]
+        _log.info(
+            "dry_run",
+            signed_timestamp=headers.get("X-Timestamp") or headers["webhook-timestamp"],
+            signature_sha256=fingerprint,
+            body_bytes=len(signal.body),
+        )
+        self._metrics.outcomes.labels(Final.DRY_RUN.value).inc()
+        return Final.DRY_RUN
 
     async def _deliver(
         self,
