@@ -71,7 +71,7 @@ _POLL_SECONDS = 0.02
 _DRAIN_SECONDS = 300.0
 # (records per relay drain, POSTs per client run, repeats)
 _QUICK = (2_000, 1_000, 1)
-_FULL = (10_000, 5_000, 3)
+_FULL = (10_000, 5_000, 5)
 
 
 @dataclass(frozen=True, slots=True)
