@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 import tempfile
 import time
@@ -32,7 +31,15 @@ import orjson
 from bench.http_clients import serve_answers
 from bench.loops import run_fast
 from bench.machine import load_average
-from bench.processes import BenchError, free_port, run_child, start_process, stop_process, wait_for
+from bench.processes import (
+    BenchError,
+    free_port,
+    listening,
+    run_child,
+    start_process,
+    stop_process,
+    wait_for,
+)
 
 __all__ = [
     "SECTION_TITLE",
@@ -98,7 +105,7 @@ async def measure_client_cost(
         [sys.executable, "-m", "bench.client_cost", "serve", str(port)], {}, log
     )
     try:
-        await wait_for(lambda: _listening(port), 15, "the client cost benchmark's server")
+        await wait_for(lambda: listening(port), 15, "the client cost benchmark's server")
         costs = []
         for variant in VARIANTS:
             args = ["client", f"http://127.0.0.1:{port}", variant, str(count), str(concurrency)]
@@ -145,17 +152,6 @@ def with_client_cost(markdown: str, section: str) -> str:
     if machine >= 0:
         return markdown[:machine] + section + "\n" + markdown[machine:]
     return markdown.rstrip("\n") + "\n\n" + section
-
-
-async def _listening(port: int) -> bool:
-    try:
-        _, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        return False
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
-    return True
 
 
 def _records(count: int) -> list[bytes]:

@@ -40,6 +40,7 @@ from bench.loops import run_fast
 from bench.processes import (
     BenchError,
     free_port,
+    listening,
     run_child,
     start_process,
     stop_process,
@@ -106,32 +107,14 @@ async def measure_http_clients(
 ) -> tuple[ClientCost, ...]:
     """Each variant's (default: all) cost for `count` POSTs at `concurrency`, in turn."""
     log = logs / "http-clients.log"
-    server = await start_process(
-        [sys.executable, "-m", "bench.http_clients", "serve", str(port)], {}, log
-    )
-    try:
-        await wait_for(lambda: _listening(port), 15, "the HTTP client benchmark's server")
-        costs = []
+    costs = []
+    async with answering_server(logs, port) as server:
+        url = f"{server}/api/v1/signals/ingest"
         for variant in variants or VARIANTS:
-            url = f"http://127.0.0.1:{port}/api/v1/signals/ingest"
             args = ["client", url, variant, str(count), str(concurrency)]
             result = await run_child("bench.http_clients", args, log)
             costs.append(ClientCost(variant, concurrency, result["rate"], result["cpu_us"]))
-        return tuple(costs)
-    finally:
-        if await stop_process(server) not in (0, -15):
-            raise BenchError(f"the HTTP client benchmark's server failed; see {log}")
-
-
-async def _listening(port: int) -> bool:
-    try:
-        _, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        return False
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
-    return True
+    return tuple(costs)
 
 
 class _AiohttpTransport(httpx.AsyncBaseTransport):
@@ -212,15 +195,18 @@ async def serve_answers(port: int, answer: bytes = _ANSWER) -> None:
 
 
 @contextlib.asynccontextmanager
-async def answering_server(logs: Path) -> AsyncIterator[str]:
-    """`serve_answers` in a process of its own; yields its base URL (`GET /count` there)."""
-    port = free_port()
+async def answering_server(logs: Path, port: int | None = None) -> AsyncIterator[str]:
+    """`serve_answers` in a process of its own (on `port`, else a free one); yields its base URL.
+
+    `GET /count` there says how many POSTs it has answered.
+    """
+    port = free_port() if port is None else port
     log = logs / "answering-server.log"
     server = await start_process(
         [sys.executable, "-m", "bench.http_clients", "serve", str(port)], {}, log
     )
     try:
-        await wait_for(lambda: _listening(port), 15, "the minimal answering server")
+        await wait_for(lambda: listening(port), 15, "the minimal answering server")
         yield f"http://127.0.0.1:{port}"
     finally:
         if await stop_process(server) not in (0, -15):

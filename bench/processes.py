@@ -19,6 +19,7 @@ __all__ = [
     "BenchError",
     "RssSampler",
     "free_port",
+    "listening",
     "run_child",
     "sampling_rss",
     "start_process",
@@ -41,6 +42,18 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+async def listening(port: int) -> bool:
+    """Whether something accepts TCP connections on loopback `port`."""
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
 
 
 async def wait_for(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:

@@ -85,13 +85,17 @@ def _field(schema: cs.CoreSchema) -> cs.ModelField:
     return cs.model_field(schema)
 
 
+def _misplaced(side: str, entry: Decimal, stop: Decimal | None, take: Decimal | None) -> bool:
+    """Whether stop_loss or take_profit sits on the wrong side of entry_price for `side`."""
+    if side == "buy":
+        return (stop is not None and stop >= entry) or (take is not None and take <= entry)
+    return (stop is not None and stop <= entry) or (take is not None and take >= entry)
+
+
 def _placed(fields: dict[str, Any]) -> dict[str, Any]:
     """The rules across fields: placement against entry_price; no nil signal_id."""
     entry, stop, take = fields["entry_price"], fields["stop_loss"], fields["take_profit"]
-    if fields["side"] == "buy":
-        if (stop is not None and stop >= entry) or (take is not None and take <= entry):
-            raise ValueError("placement")
-    elif (stop is not None and stop <= entry) or (take is not None and take >= entry):
+    if _misplaced(fields["side"], entry, stop, take):
         raise ValueError("placement")
     signal_id = fields["signal_id"]
     if signal_id is not None and signal_id.int == 0:
@@ -220,17 +224,13 @@ def native_fields(document: dict[str, Any]) -> dict[str, Any] | None:
     except ValidationError:
         return None
     stop, take = fields.get("stop_loss"), fields.get("take_profit")
-    if stop is not None or take is not None:  # placement against entry_price
-        entry = Decimal(fields["entry_price"])
-        if fields["side"] == "buy":
-            if (stop is not None and Decimal(stop) >= entry) or (
-                take is not None and Decimal(take) <= entry
-            ):
-                return None
-        elif (stop is not None and Decimal(stop) <= entry) or (
-            take is not None and Decimal(take) >= entry
-        ):
-            return None
+    if (stop is not None or take is not None) and _misplaced(
+        fields["side"],
+        Decimal(fields["entry_price"]),
+        None if stop is None else Decimal(stop),
+        None if take is None else Decimal(take),
+    ):
+        return None
     moment = fields.get("generated_at")
     if moment is not None:
         try:
