@@ -105,6 +105,12 @@ class KafkaVariables(EnvironmentSettings):
         validation_alias="KAFKA_MAX_PARTITION_FETCH_BYTES",
         description="most bytes one fetch returns per partition",
     )
+    isolation_level: Literal["read_committed", "read_uncommitted"] = Field(
+        "read_committed",
+        validation_alias="KAFKA_ISOLATION_LEVEL",
+        description="`read_committed`: records of open or aborted transactions are never "
+        "relayed; `read_uncommitted` relays them too",
+    )
     group_instance_id: Annotated[str | None, AfterValidator(_optional_instance_id)] = Field(
         None,
         validation_alias="KAFKA_GROUP_INSTANCE_ID",

@@ -421,11 +421,17 @@ class Relay:
 
 
 def _group_consumer(settings: Settings, kafka: Mapping[str, Any]) -> AIOKafkaConsumer:
-    """The group member's consumer: explicit commits only (`enable_auto_commit=False`)."""
+    """The group member's consumer: explicit commits only (`enable_auto_commit=False`).
+
+    `KAFKA_ISOLATION_LEVEL` is passed on as it is: under `read_committed` (the default) the
+    broker answers fetches only up to the last stable offset and aiokafka drops the records
+    of aborted transactions, so no signal a producer aborted is ever signed or sent.
+    """
     return AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
         group_id=settings.group_id,
         enable_auto_commit=False,
+        isolation_level=settings.isolation_level,
         auto_offset_reset=settings.auto_offset_reset,
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
