@@ -9,10 +9,13 @@ do not work against Tansu, so tests read back with aiokafka.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+from aiokafka import AIOKafkaClient, TopicPartition
+from aiokafka.protocol.fetch import FetchRequest
 from confluent_kafka import KafkaError, Message, Producer
 
 Codec = Literal["none", "gzip", "snappy", "lz4", "zstd"]
@@ -87,20 +90,21 @@ def produce_foreign(
                 errors.append(f"record {index}: {error}")
                 return
             partition, offset = message.partition(), message.offset()
-            assert partition is not None and offset is not None
+            assert partition is not None
+            assert offset is not None
             reports[index] = (partition, offset)
 
         return report
 
     for index, record in enumerate(records):
-        extra = {} if record.partition is None else {"partition": record.partition}
         producer.produce(
             topic,
             value=record.value,
             key=record.key,
+            # -1: librdkafka's partitioner chooses.
+            partition=-1 if record.partition is None else record.partition,
             headers=list(record.headers),
             on_delivery=on_delivery(index),
-            **extra,
         )
         producer.poll(0)
     left = producer.flush(_DELIVERY_TIMEOUT_SECONDS)
@@ -110,3 +114,53 @@ def produce_foreign(
             + "; ".join(errors[:5])
         )
     return [Landed(record, *reports[index]) for index, record in enumerate(records)]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchShape:
+    """How the broker holds one record batch: its offsets, record count and codec."""
+
+    base_offset: int
+    records: int
+    codec: Codec
+
+
+_CODEC_BY_ATTRIBUTE: dict[int, Codec] = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
+_BATCH_HEADER = struct.Struct(">qiibIhi")  # base offset .. last offset delta
+_RECORD_COUNT_AT = 57
+
+
+async def batch_shapes(bootstrap: str, topic: str, partition: int, end: int) -> list[BatchShape]:
+    """The record batches of `topic`/`partition` below offset `end`, read with raw Fetches."""
+    client = AIOKafkaClient(bootstrap_servers=bootstrap)
+    await client.bootstrap()
+    try:
+        await client._wait_on_metadata(topic)
+        node = client.cluster.leader_for_partition(TopicPartition(topic, partition))
+        shapes: list[BatchShape] = []
+        offset = 0
+        while offset < end:
+            request = FetchRequest(500, 1, 1 << 22, 0, [(topic, [(partition, offset, 1 << 22)])])
+            response: Any = await client.send(node, request)
+            data: bytes = response.topics[0][1][0][-1] or b""
+            found = _parse_batches(data)
+            if not found:
+                raise AssertionError(f"no batch fetched at {topic}/{partition}@{offset}")
+            shapes.extend(found)
+            offset = found[-1].base_offset + found[-1].records
+        return shapes
+    finally:
+        await client.close()
+
+
+def _parse_batches(data: bytes) -> list[BatchShape]:
+    shapes = []
+    at = 0
+    while at + _RECORD_COUNT_AT + 4 <= len(data):
+        base, length, _, _, _, attributes, _ = _BATCH_HEADER.unpack_from(data, at)
+        if at + 12 + length > len(data):
+            break  # a partial batch at the end of the fetch
+        (count,) = struct.unpack_from(">i", data, at + _RECORD_COUNT_AT)
+        shapes.append(BatchShape(base, count, _CODEC_BY_ATTRIBUTE[attributes & 0x7]))
+        at += 12 + length
+    return shapes
