@@ -42,6 +42,7 @@ from signing._client_errors import (
     OutboundTransportError,
 )
 from signing._client_outcome import answer_response
+from signing._ingest_verdict import IngestVerdict, Verdict
 from signing._outbound_config import OutboundConfig
 from signing._profile import build_signer
 from signing._tls import handshake_refusal, tls_refusal
@@ -139,6 +140,9 @@ class HmacClient:
     ) -> SignalIngestResponse:
         """Validate, sign and POST one signal; the server's SignalIngestResponse for its 201.
 
+        A 201 whose status is `rejected` is returned too: the server refused the signal (the
+        relay's outcome `rejected`, logged so); retrying it gets the same verdict back.
+
         `idempotency_key`, when given, must be the canonical body's signal_id (the signal's own,
         or the one derived from its content); a different key raises
         OutboundIdempotencyKeyError and nothing is sent. `timeout` bounds the whole exchange in
@@ -165,8 +169,15 @@ class HmacClient:
             fields = self._fields(signal_out, started, exc.http_code, exc.outcome)
             self._log.warning("signal_posted", extra={"fields": fields})
             raise
-        fields = self._fields(signal_out, started, 201, "delivered")
-        self._log.info("signal_posted", extra={"fields": fields})
+        # The relay's verdict for the same answer (signing/_ingest_verdict.py): a 201 the
+        # server rejected is no delivery, though it is returned like one.
+        verdict = Verdict(response.status)
+        fields = self._fields(signal_out, started, 201, verdict.outcome)
+        if verdict is Verdict.REJECTED:
+            fields["server_said"] = IngestVerdict(verdict, response).explanation()
+            self._log.warning("signal_posted", extra={"fields": fields})
+        else:
+            self._log.info("signal_posted", extra={"fields": fields})
         return response
 
     def canonical(self, signal: Signal) -> CanonicalSignal:

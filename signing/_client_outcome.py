@@ -7,6 +7,7 @@ signal posted from a caller's own code and one relayed from Kafka are judged ali
 | status                  | result                                    | relay's outcome |
 |-------------------------|-------------------------------------------|-----------------|
 | 201                     | SignalIngestResponse                      | delivered       |
+| 201, status `rejected`  | SignalIngestResponse (status `rejected`)  | rejected        |
 | 201, body not one       | OutboundResponseError                     | delivered       |
 | 409                     | OutboundDuplicateError                    | duplicate       |
 | other 2xx               | OutboundClientError                       | terminal        |
@@ -14,6 +15,10 @@ signal posted from a caller's own code and one relayed from Kafka are judged ali
 | 408, 425, 429, 5xx, 1xx | OutboundRetriableError (`retry_after`)    | retry           |
 | other 4xx               | OutboundClientError                       | terminal        |
 | no answer               | OutboundTransportError                    | retry           |
+
+A 201's body is read by `signing._ingest_verdict.read_verdict`, the relay's own reader: a body
+the relay would not read (over 4 KiB, not a SignalIngestResponse) is an OutboundResponseError,
+and a `rejected` one is returned as it is, the verdict `HmacClient` logs as outcome `rejected`.
 
 A 409 raises instead of returning: its body is the server's, not a SignalIngestResponse, and a
 caller that must tell "accepted now" from "already there" can. Both mean the signal is on the
@@ -24,8 +29,6 @@ from __future__ import annotations
 
 from typing import Final
 
-from pydantic import ValidationError
-
 from schemas.response import SignalIngestResponse
 from signing._client_errors import (
     OutboundClientError,
@@ -34,6 +37,7 @@ from signing._client_errors import (
     OutboundRetriableError,
     OutboundSystemicError,
 )
+from signing._ingest_verdict import MAX_VERDICT_BYTES, read_verdict
 from signing._retry_after import parse_retry_after
 
 __all__ = ["answer_response", "parse_retry_after"]
@@ -49,15 +53,16 @@ def answer_response(
 ) -> SignalIngestResponse:
     """The SignalIngestResponse of a 201, or raise the OutboundClientError `status` calls for."""
     if status == 201:
-        try:
-            return SignalIngestResponse.model_validate_json(body)
-        except ValidationError:
+        response = read_verdict(body).response
+        if response is None:
             raise OutboundResponseError(
-                f"201 for signal {signal_id}, but the body is not a SignalIngestResponse",
+                f"201 for signal {signal_id}, but the body is not a SignalIngestResponse"
+                f" of at most {MAX_VERDICT_BYTES} bytes",
                 http_code=status,
                 details=_details(body),
                 signal_id=signal_id,
-            ) from None
+            )
+        return response
     raise _error(status, retry_after, body, signal_id)
 
 

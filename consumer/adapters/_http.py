@@ -11,7 +11,8 @@ Whatever the server sends, an answer costs bounded memory, on both transports:
 - at most `_MAX_BODY_READ` bytes of a body are read, undecoded (no gzip/deflate/br
   decompression), for at most `_BODY_READ_SECONDS`; a longer, slower or endless body closes
   its connection instead of being drained, and the status stands (a body that breaks off
-  before its end is a transport error, retried);
+  before its end is a transport error, retried); a 201's bytes are handed on as read, for
+  `classify` to read the server's verdict in them;
 - of the response headers only `Retry-After` and `Idempotent-Replayed` are kept (the client's
   own parser bounds line sizes; an over-long header is a transport error, retried like a
   dropped connection).
@@ -42,6 +43,7 @@ from consumer.ops._log_redaction import redact_userinfo
 from consumer.ops._loop_metrics import LoopCounterChild
 from consumer.ops._metrics import RelayMetrics
 from consumer.ops._tracing import NO_TRACE_HEADERS
+from signing._ingest_verdict import MAX_VERDICT_BYTES
 from signing._profile import build_signer
 from signing._tls import client_ssl_context, handshake_refusal, tls_refusal
 from signing.canonical import CanonicalSignal
@@ -59,8 +61,9 @@ __all__ = [
 _log = logging.getLogger("signal_relay.delivery")
 _MAX_BODY_EXCERPT = 1024
 # A small body is read to its end, so that its connection goes back to the pool; past this
-# size the connection is closed instead of draining what the server keeps sending.
-_MAX_BODY_READ = 4096
+# size the connection is closed instead of draining what the server keeps sending. A 201's
+# verdict is read from no more than this, by the relay and HmacClient alike.
+_MAX_BODY_READ = MAX_VERDICT_BYTES
 _BODY_READ_SECONDS = 1.0
 _USER_AGENT = f"signal-relay/{__version__}"
 # What "no response arrived" looks like from either client: connect/read errors, timeouts.
@@ -75,7 +78,8 @@ class AttemptResult(NamedTuple):
     Attributes:
         status: the HTTP status, or None when no response arrived.
         headers: response headers (looked up case-insensitively).
-        body: the response body, cut to 1 KiB (for logs and DLQ headers).
+        body: the response body, cut to 1 KiB (for logs and DLQ headers); empty for a 201.
+        content: the body's bytes as read (at most 4 KiB and one byte): a 201's verdict.
         error: the transport error when there was no response.
         tls_refusal: the OpenSSL reason when TLS refused the connection (a client certificate
             the server rejects, a server certificate we do not trust): systemic, not transient.
@@ -90,6 +94,7 @@ class AttemptResult(NamedTuple):
     duration: float = 0.0
     at: float = 0.0
     tls_refusal: str | None = None
+    content: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +105,15 @@ class HttpAnswer:
         status: the HTTP status.
         headers: the response headers the relay uses (`retry-after`, `idempotent-replayed`),
             lower-cased names.
-        body: the response text cut to 1 KiB; empty for a 201, which nobody reads.
+        body: the response text cut to 1 KiB; empty for a 201, whose `content` is read.
+        content: the bytes read (at most `_MAX_BODY_READ` and one byte, so an over-long body
+            shows), kept for a 201 only: `classify` reads the server's verdict in them.
     """
 
     status: int
     headers: Mapping[str, str]
     body: str
+    content: bytes = b""
 
 
 class HttpClient(Protocol):
@@ -230,13 +238,14 @@ async def _read_bounded(content: aiohttp.StreamReader) -> tuple[bytes, bool]:
 
 
 def _answer(status: int, received: Mapping[str, str], raw: bytes) -> HttpAnswer:
-    text = "" if status == 201 else raw[:_MAX_BODY_EXCERPT].decode("utf-8", "replace")
     headers = {
         name: value[:_MAX_BODY_EXCERPT]
         for name in _KEPT_HEADERS
         if (value := received.get(name)) is not None
     }
-    return HttpAnswer(status, headers, text)
+    if status == 201:
+        return HttpAnswer(status, headers, "", raw)
+    return HttpAnswer(status, headers, raw[:_MAX_BODY_EXCERPT].decode("utf-8", "replace"))
 
 
 class HttpSender:
@@ -310,6 +319,7 @@ class HttpSender:
             body=answer.body,
             duration=duration,
             at=at,
+            content=answer.content,
         )
 
     def sign(self, signal: CanonicalSignal, at: float) -> dict[str, str]:

@@ -27,9 +27,9 @@ __all__ = ["add_dlq"]
 # HELD_BACK_REASONS; tests/test_dlq_replay.py keeps them equal).
 _REASONS = (
     "invalid_json, invalid_schema, too_large, undecodable, http_4xx, unexpected_2xx, "
-    "max_attempts, expired"
+    "max_attempts, expired, rejected"
 )
-_HELD_BACK = "expired, invalid_json, invalid_schema, undecodable"
+_HELD_BACK = "expired, invalid_json, invalid_schema, rejected, undecodable"
 
 
 def add_dlq(sub: Any) -> None:

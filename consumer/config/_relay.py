@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from consumer.config import _syntax as syntax
 from consumer.config._alerts import AlertSettings
-from consumer.config._environment import EnvironmentSettings, Integer, Number
+from consumer.config._environment import EnvironmentSettings, Flag, Integer, Number
 from consumer.config._errors import refuse
 from consumer.config._kafka import KafkaSecurity, KafkaVariables
 from consumer.config._outbound import OutboundVariables
@@ -145,6 +145,12 @@ class RelayVariables(EnvironmentSettings):
         validation_alias="RELAY_MAX_REQUESTS_PER_SECOND",
         description="HTTP requests per second per process, retries and probes included; "
         "unset = no limit",
+    )
+    dead_letter_rejected: Flag = Field(
+        False,
+        validation_alias="RELAY_DEAD_LETTER_REJECTED",
+        description="`true`: a 201 whose status is `rejected` also goes to the DLQ as "
+        "`rejected` before it is committed; either way its outcome is `rejected`",
     )
     tracing: Literal["off", "console", "otlp"] = Field(
         "off",

@@ -175,6 +175,7 @@ class Relay:
             alerts=self.alerts,
             age_policy=AgePolicy(s.max_signal_age_seconds),
             tracing=tracing_for(s.tracing),
+            dead_letter_rejected=s.dead_letter_rejected,
         )
 
     # -- public surface -------------------------------------------------------------------

@@ -10,6 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from signing._ingest_verdict import IngestVerdict, Verdict, read_verdict
 from signing._retry_after import parse_retry_after
 
 __all__ = ["Decision", "Final", "Outcome", "classify", "parse_retry_after"]
@@ -27,6 +28,9 @@ class Outcome(enum.Enum):
     DUPLICATE = "duplicate"
     """409, or a 201 with `Idempotent-Replayed: true`: the server already has it; final,
     counted apart."""
+    REJECTED = "rejected"
+    """201 whose SignalIngestResponse.status is `rejected` (replayed or not): the server
+    refused the signal; final, never delivered."""
     RETRY = "retry"
     """Transient (408/425/429/5xx, transport error, timeout): try again later, commit nothing."""
     SYSTEMIC = "systemic"
@@ -48,6 +52,9 @@ class Final(enum.Enum):
     DUPLICATE = "duplicate"
     """The server answered 409, or 201 with `Idempotent-Replayed: true`: it already had the
     signal (an earlier attempt delivered it)."""
+    REJECTED = "rejected"
+    """The server answered 201 with status `rejected`: it refused the signal. Dead-lettered
+    too (reason `rejected`) when `RELAY_DEAD_LETTER_REJECTED` is true; counted here either way."""
     DEAD_LETTERED = "dead_lettered"
     """The record is in the DLQ, acknowledged (acks=all): invalid, undecodable, a terminal answer,
     or out of attempts."""
@@ -65,11 +72,13 @@ class Decision:
         outcome: what to do next.
         dlq_reason: the `dlq.reason` header value for a terminal outcome.
         retry_after: seconds the server asked us to wait, when it said so.
+        verdict: the server's verdict read from a 201's body, for a `REJECTED` outcome.
     """
 
     outcome: Outcome
     dlq_reason: str | None = None
     retry_after: float | None = None
+    verdict: IngestVerdict | None = None
 
 
 _TRANSPORT_FAILURE = Decision(Outcome.RETRY)
@@ -83,9 +92,18 @@ def _is_replay(headers: Mapping[str, str] | None) -> bool:
 
 
 def classify(
-    status: int | None, headers: Mapping[str, str] | None = None, *, tls_refusal: str | None = None
+    status: int | None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    tls_refusal: str | None = None,
+    body: bytes = b"",
 ) -> Decision:
     """Decide what an HTTP status (None: no response at all) means for the record.
+
+    A 201's `body` (as read: at most 4 KiB) holds the server's verdict, read as `HmacClient`
+    reads it (`signing._ingest_verdict.read_verdict`): `rejected` is final and no delivery,
+    even when replayed, for the replay repeats the server's verdict on this very signal; any
+    other body, or none, leaves the 201 delivered (or a duplicate when replayed).
 
     A TLS refusal (`tls_refusal`, an OpenSSL reason: the server rejects our certificate or we
     reject its) is systemic like a 401: the relay's certificates are wrong, not the record.
@@ -95,6 +113,9 @@ def classify(
     if status is None:
         return _TRANSPORT_FAILURE
     if status == 201:
+        verdict = read_verdict(body)
+        if verdict.verdict is Verdict.REJECTED:
+            return Decision(Outcome.REJECTED, dlq_reason="rejected", verdict=verdict)
         return _REPLAYED if _is_replay(headers) else _DELIVERED
     if status == 409:
         return Decision(Outcome.DUPLICATE)

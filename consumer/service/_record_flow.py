@@ -1,7 +1,8 @@
 """What happens to one record, from its bytes to a final outcome.
 
 parse and validate -> canonical body and signal_id -> (dry run: sign, log, stop) ->
-attempt until 201/409 (delivered), a terminal answer (DLQ), or exhaustion (DLQ), waiting out
+attempt until 201/409 (delivered), a 201 the server rejected (`rejected`, dead-lettered too
+when so configured), a terminal answer (DLQ), or exhaustion (DLQ), waiting out
 systemic failures and backing off between transient ones. `run` returns only once the record
 is final; the caller then marks its offset. If the record's partition is released meanwhile,
 `Abandoned` is raised and the record stays uncommitted for its next owner. Before every attempt
@@ -49,7 +50,7 @@ from consumer.ops._logs import (
 from consumer.ops._metrics import RelayMetrics
 from consumer.ops._tracing import NO_TRACING, Tracing
 from consumer.service._freshness import AgePolicy, Birth, Expiry, signal_birth
-from consumer.service._outcome import Final, Outcome, classify
+from consumer.service._outcome import Decision, Final, Outcome, classify
 from consumer.service._prepare import CanonicalTooLargeError, prepare_signal
 from consumer.service._retry import RetryPolicy
 from consumer.service._systemic import SystemicGate
@@ -59,6 +60,7 @@ from signing.canonical import CanonicalSignal
 __all__ = ["Abandoned", "RecordFlow"]
 
 _log = relay_logger("signal_relay.record")
+_MAX_DLQ_BODY = 1024  # `dlq.http.body` is cut to 1 KiB
 
 
 class Abandoned(Exception):  # not an error: the partition was released mid-flight
@@ -85,6 +87,7 @@ class RecordFlow:
         alerts: Alerts | None = None,
         age_policy: AgePolicy | None = None,
         tracing: Tracing = NO_TRACING,
+        dead_letter_rejected: bool = False,
     ) -> None:
         self._sender = sender
         self._dead_letters = dead_letters
@@ -96,6 +99,7 @@ class RecordFlow:
         self._alerts = alerts
         self._age_policy = age_policy or AgePolicy()
         self._tracing = tracing
+        self._dead_letter_rejected = dead_letter_rejected
 
     async def run(
         self, record: ConsumerRecord[bytes, bytes], closing: asyncio.Event, fetched_at: float
@@ -229,13 +233,21 @@ class RecordFlow:
             ticket = self._gate.ticket()  # when it was sent: see consumer/service/_systemic.py
             with self._tracing.attempt(attempt) as traced:
                 result = await self._sender.send(signal, traced.headers())
-                decision = classify(result.status, result.headers, tls_refusal=result.tls_refusal)
+                decision = classify(
+                    result.status,
+                    result.headers,
+                    tls_refusal=result.tls_refusal,
+                    body=result.content,
+                )
                 outcome = decision.outcome
                 traced.answered(result.status, outcome.value, result.duration, result.error)
             first_at = first_at or result.at
             if outcome is Outcome.DELIVERED or outcome is Outcome.DUPLICATE:
                 self._gate.clear(ticket)
                 return self._delivered(record, signal, result, attempt, fetched_at, outcome)
+            if outcome is Outcome.REJECTED:
+                self._gate.clear(ticket)
+                return await self._rejected(record, signal, result, attempt, first_at, decision)
             if outcome is Outcome.TERMINAL:
                 self._gate.clear(ticket)
                 reason = decision.dlq_reason or "http_4xx"
@@ -295,6 +307,32 @@ class RecordFlow:
             )
         return Final.DELIVERED if outcome is Outcome.DELIVERED else Final.DUPLICATE
 
+    async def _rejected(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        signal: CanonicalSignal,
+        result: AttemptResult,
+        attempt: int,
+        first_at: float,
+        decision: Decision,
+    ) -> Final:
+        """The server refused the signal in its 201: final, never delivered; maybe a dead letter."""
+        said = decision.verdict.explanation() if decision.verdict is not None else ""
+        replayed = result.headers.get("idempotent-replayed", "").strip().lower() == "true"
+        _log.warning(
+            "rejected", status=result.status, attempt=attempt, replayed=replayed, server_said=said
+        )
+        if self._dead_letter_rejected and self._dead_letters is not None:
+            error = f"HTTP 201 rejected by the server: {said}"
+            letter = self._letter("rejected", error, attempt, first_at, result, signal)
+            # A 201's text is not kept (`AttemptResult.body`); its bytes are, and they say why.
+            body = result.content[:_MAX_DLQ_BODY].decode("utf-8", "replace")
+            await self._write_dead_letter(
+                self._dead_letters, record, replace(letter, http_body=body)
+            )
+        self._metrics.outcomes.labels(Final.REJECTED.value).inc()
+        return Final.REJECTED
+
     async def _expired(
         self,
         record: ConsumerRecord[bytes, bytes],
@@ -346,6 +384,15 @@ class RecordFlow:
             _log.warning("dry_run_dead_letter", **fields)
             self._metrics.outcomes.labels(Final.DRY_RUN_DEAD_LETTER.value).inc()
             return Final.DRY_RUN_DEAD_LETTER
+        await self._write_dead_letter(self._dead_letters, record, letter)
+        self._metrics.outcomes.labels(Final.DEAD_LETTERED.value).inc()
+        _log.warning("dead_lettered", **fields)
+        return Final.DEAD_LETTERED
+
+    async def _write_dead_letter(
+        self, writer: DeadLetterWriter, record: ConsumerRecord[bytes, bytes], letter: DeadLetter
+    ) -> None:
+        """Write `letter` to the DLQ (acknowledged) and count it by reason."""
         headers = dlq_headers(
             record.headers,
             letter,
@@ -353,11 +400,8 @@ class RecordFlow:
             partition=record.partition,
             offset=record.offset,
         )
-        await self._dead_letters.write(key=record.key, value=record.value, headers=headers)
+        await writer.write(key=record.key, value=record.value, headers=headers)
         self._metrics.dead_lettered.labels(letter.reason).inc()
-        self._metrics.outcomes.labels(Final.DEAD_LETTERED.value).inc()
-        _log.warning("dead_lettered", **fields)
-        return Final.DEAD_LETTERED
 
 
 async def _sleep_unless_closing(delay: float, closing: asyncio.Event) -> None:

@@ -55,11 +55,15 @@ DLQ_REASONS = (
     "unexpected_2xx",
     "max_attempts",
     "expired",
+    "rejected",
 )
 """Every `dlq.reason` the relay writes (docs/PROTOCOL.md §9.4), in that table's order."""
 
-HELD_BACK_REASONS = frozenset({"invalid_json", "invalid_schema", "undecodable", "expired"})
-"""Reasons replayed only when asked (`include`): they would fail again, or they are stale."""
+HELD_BACK_REASONS = frozenset(
+    {"invalid_json", "invalid_schema", "undecodable", "expired", "rejected"}
+)
+"""Reasons replayed only when asked (`include`): they would fail again (`rejected`: the server
+answers a replayed signal_id with its verdict again), or they are stale."""
 
 REPLAYED_FROM_HEADER = "dlq.replayed_from"
 _DLQ_PREFIX = "dlq."

@@ -4,7 +4,8 @@ What an ingest request is answered is decided in `ingest.py`; this module moves 
 applies the faults in force, in this order: 405 for a method other than POST, 413 for a body
 over the limit (unread when Content-Length announces it), the latency, a 503 (`error_rate`),
 a 429 (`throttle_rate`), the decision itself (which includes a 503 with `Retry-After` when
-the replay cache is full), and for an accepted signal a possible drop.
+the replay cache is full, and a 201 `rejected` by `reject_instruments` or `reject_rate`), and
+for an accepted signal a possible drop.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ class ReceiverApp:
             headers=headers,
             body=body,
             faults=faults,
+            reject=dice.roll(faults.reject_rate),
         )
         if outcome.accepted and dice.roll(faults.drop_rate):
             self.ledger.record_drop()

@@ -33,6 +33,10 @@ class Faults:
             replay), whose connection is then dropped before the response completes.
         status_by_instrument: Valid signed requests for these instruments are answered with the
             given status (and a JSON error body) instead of being accepted.
+        reject_instruments: Valid signed requests for these instruments are answered 201 with
+            a SignalIngestResponse whose status is `rejected` (the server's verdict: refused).
+            The answer is remembered like an acceptance, so a replay repeats the verdict.
+        reject_rate: Fraction of the other valid signed requests answered so.
         seed: Seed of the dice; the same seed and the same requests give the same faults.
             `None` seeds from the operating system.
     """
@@ -43,12 +47,14 @@ class Faults:
     retry_after_seconds: int = 1
     drop_rate: float = 0.0
     status_by_instrument: Mapping[str, int] = field(default_factory=dict)
+    reject_instruments: frozenset[str] = frozenset()
+    reject_rate: float = 0.0
     seed: int | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.latency_ms) and self.latency_ms >= 0):
             raise InvalidFaultsError(f"latency_ms must be >= 0, got {self.latency_ms!r}")
-        for name in ("error_rate", "throttle_rate", "drop_rate"):
+        for name in ("error_rate", "throttle_rate", "drop_rate", "reject_rate"):
             rate = getattr(self, name)
             if not 0.0 <= rate <= 1.0:
                 raise InvalidFaultsError(f"{name} must be within [0, 1], got {rate!r}")
@@ -65,6 +71,9 @@ class Faults:
         object.__setattr__(
             self, "status_by_instrument", MappingProxyType(dict(self.status_by_instrument))
         )
+        if isinstance(self.reject_instruments, str):
+            raise InvalidFaultsError("reject_instruments must be a collection of instruments")
+        object.__setattr__(self, "reject_instruments", frozenset(self.reject_instruments))
 
     @classmethod
     def from_json(cls, data: object) -> Faults:
@@ -83,6 +92,8 @@ class Faults:
             retry_after_seconds=_integer(data, "retry_after_seconds", default.retry_after_seconds),
             drop_rate=_number(data, "drop_rate", default.drop_rate),
             status_by_instrument=_statuses(data.get("status_by_instrument", {})),
+            reject_instruments=_instruments(data.get("reject_instruments", [])),
+            reject_rate=_number(data, "reject_rate", default.reject_rate),
             seed=None if data.get("seed") is None else _integer(data, "seed", None),
         )
 
@@ -95,6 +106,8 @@ class Faults:
             "retry_after_seconds": self.retry_after_seconds,
             "drop_rate": self.drop_rate,
             "status_by_instrument": dict(self.status_by_instrument),
+            "reject_instruments": sorted(self.reject_instruments),
+            "reject_rate": self.reject_rate,
             "seed": self.seed,
         }
 
@@ -134,6 +147,12 @@ def _checked_integer(value: object, label: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidFaultsError(f"{label} must be an integer, got {value!r}")
     return value
+
+
+def _instruments(value: object) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(each, str) for each in value):
+        raise InvalidFaultsError("reject_instruments must be a list of instrument names")
+    return frozenset(value)
 
 
 def _statuses(value: object) -> dict[str, int]:

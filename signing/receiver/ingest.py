@@ -63,9 +63,19 @@ class IngestPolicy:
         self._now = now
 
     def decide(
-        self, *, path: str, headers: Mapping[str, str], body: bytes, faults: Faults
+        self,
+        *,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        faults: Faults,
+        reject: bool = False,
     ) -> IngestOutcome:
-        """The answer to a POST of `body` to `path`; `headers` are keyed by lower-case name."""
+        """The answer to a POST of `body` to `path`; `headers` are keyed by lower-case name.
+
+        `reject` (the dice of `Faults.reject_rate`), or an instrument in
+        `Faults.reject_instruments`, makes an acceptance a 201 with status `rejected`.
+        """
         try:
             verified = self._verifier.verify(method="POST", path=path, headers=headers, body=body)
         except IdempotencyKeyMismatchError as exc:
@@ -82,7 +92,8 @@ class IngestPolicy:
         injected = faults.status_by_instrument.get(candidate.instrument)
         if injected is not None:
             return IngestOutcome(_injected(injected, candidate.instrument, faults))
-        return self._accept(verified, candidate, headers, body)
+        reject = reject or candidate.instrument in faults.reject_instruments
+        return self._accept(verified, candidate, headers, body, reject=reject)
 
     def _accept(
         self,
@@ -90,9 +101,21 @@ class IngestPolicy:
         candidate: SignalCandidate,
         headers: Mapping[str, str],
         body: bytes,
+        *,
+        reject: bool,
     ) -> IngestOutcome:
-        response = SignalIngestResponse(
-            signal_id=verified.signal_id, status="received", server_timestamp=self._now()
+        response = (
+            SignalIngestResponse(
+                signal_id=verified.signal_id,
+                status="rejected",
+                server_timestamp=self._now(),
+                message=f"the receiver rejects signals for {candidate.instrument} on purpose",
+                errors=["injected_rejection"],
+            )
+            if reject
+            else SignalIngestResponse(
+                signal_id=verified.signal_id, status="received", server_timestamp=self._now()
+            )
         )
         answer, replayed = self._ledger.accept(
             signal_id=verified.signal_id,

@@ -43,6 +43,7 @@ def test_the_outcome_labels_are_the_contracts_names() -> None:
     assert [f.value for f in Final] == [
         "delivered",
         "duplicate",
+        "rejected",
         "dead_lettered",
         "dry_run",
         "dry_run_dead_letter",
