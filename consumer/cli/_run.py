@@ -46,6 +46,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from consumer.adapters._kafka_options import kafka_client_options  # noqa: PLC0415
     from consumer.adapters._topic_check import MissingTopicError  # noqa: PLC0415
+    from consumer.cli._lifeline import hold  # noqa: PLC0415
     from consumer.config import load_settings  # noqa: PLC0415 - keep --help fast
     from consumer.ops._log_redaction import secrets_in  # noqa: PLC0415
     from consumer.ops._logs import configure_logging  # noqa: PLC0415
@@ -62,7 +63,9 @@ def _run(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         await refuse_unusable_options(kafka_client_options(settings.kafka_security))
-        await run_until_signalled(Relay(settings))
+        relay = Relay(settings)
+        hold(os.environ, relay.request_stop)  # a `--workers` child: stop if the supervisor dies
+        await run_until_signalled(relay)
         return EXIT_OK
 
     try:

@@ -6,7 +6,7 @@ environment (`worker_env`): with `KAFKA_GROUP_INSTANCE_ID` set, worker i is the 
 (`RELAY_METRICS_PORT` = P), worker i serves its own on P+1+i and the supervisor's P serves
 them all (`_worker_metrics.py`).
 
-The supervisor decides three things:
+The supervisor decides four things:
 
 - **Signals.** SIGTERM/SIGINT are forwarded to every worker; each drains and commits within its
   own `RELAY_SHUTDOWN_GRACE_SECONDS`, and one still running `_KILL_MARGIN_SECONDS` after that is
@@ -16,6 +16,9 @@ The supervisor decides three things:
   stops the others and exits 1.
 - **Refusals.** A worker exiting 2 (a bad setting, a missing topic, a port in use) would only
   be refused again: the supervisor stops the others and exits 2, restarting nothing.
+- **Its own death.** Every worker holds the supervisor's `Lifeline`: a supervisor that ends
+  without stopping them (SIGKILL, the OOM killer) leaves no worker delivering unsupervised;
+  each stops within seconds on its own (`_lifeline.py`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from consumer.cli._exits import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from consumer.cli._lifeline import Lifeline
 
 __all__ = ["RestartPolicy", "Supervisor", "parse_workers", "worker_env"]
 
@@ -100,6 +104,7 @@ class Supervisor:
         self._policy = policy or RestartPolicy()
         self._command = tuple(command)
         self._stopping = asyncio.Event()
+        self._lifeline = Lifeline()
         self._status: int | None = None
         self.processes: dict[int, asyncio.subprocess.Process] = {}
 
@@ -124,7 +129,10 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, self.request_stop)
-        statuses = await asyncio.gather(*(self._keep(i) for i in range(self.count)))
+        try:
+            statuses = await asyncio.gather(*(self._keep(i) for i in range(self.count)))
+        finally:
+            self._lifeline.close()
         failed = [s for s in statuses if s != EXIT_OK]
         status = self._status if self._status not in (None, EXIT_OK) else None
         final = status if status is not None else (failed[0] if failed else EXIT_OK)
@@ -169,7 +177,9 @@ class Supervisor:
 
     async def _once(self, index: int) -> int:
         process = await asyncio.create_subprocess_exec(
-            *self._command, env=worker_env(self._env, index)
+            *self._command,
+            env=worker_env(self._env, index) | self._lifeline.env(),
+            pass_fds=self._lifeline.pass_fds,
         )
         self.processes[index] = process
         _log.info("worker_started", extra={"fields": {"worker": index, "pid": process.pid}})

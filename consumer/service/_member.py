@@ -119,6 +119,7 @@ class Relay:
         self.joined = asyncio.Event()
         self.ops_port: int | None = None
         self._stop = asyncio.Event()
+        self._drain_grace = settings.shutdown_grace_seconds
         self._lanes: dict[TopicPartition, PartitionLane] = {}
         self._paused: set[TopicPartition] = set()
         self._fatal: BaseException | None = None
@@ -180,8 +181,10 @@ class Relay:
 
     # -- public surface -------------------------------------------------------------------
 
-    def request_stop(self) -> None:
-        """Begin a graceful shutdown (SIGTERM/SIGINT)."""
+    def request_stop(self, within: float | None = None) -> None:
+        """Begin a graceful shutdown (SIGTERM/SIGINT); `within` s shortens the shutdown grace."""
+        if within is not None:
+            self._drain_grace = min(self._drain_grace, within)
         self._stop.set()
 
     @property
@@ -372,7 +375,7 @@ class Relay:
         if assignment:
             consumer.pause(*assignment)
         lanes = list(self._lanes.values())
-        await self._commits.drain(lanes, self.settings.shutdown_grace_seconds)
+        await self._commits.drain(lanes, self._drain_grace)
 
     # -- bookkeeping ----------------------------------------------------------------------
 
