@@ -12,6 +12,10 @@
    bounded: the lowest runs that fit), and a partition's next owner skips them
    (`ContiguousTracker.resume`, `skip_finished`): after a restart only what was in flight is
    sent again. Metadata that does not parse exactly skips nothing.
+   **Gaps** between fetched records (aborted transactions, compacted records) hold nothing:
+   only fetched records are tracked. A gap after the last one (a transaction's commit marker,
+   a control batch the consumer never returns) is passed with `ContiguousTracker.advance_to`:
+   once every fetched record is final, the fetch position itself is committable.
 3. **Periodically** (`CommitLoop.run`): every `RELAY_COMMIT_INTERVAL_SECONDS`, the offsets
    (or the final runs above them) that changed since the last commit, in one commit; at most
    one commit is in flight.
@@ -67,7 +71,7 @@ _DRAIN_COMMIT_SHARE = 0.25
 class ContiguousTracker:
     """Offsets of one partition in fetch order, and which of them are final (rule 2)."""
 
-    __slots__ = ("_done", "_next", "_on_skip", "_pending", "_resumed")
+    __slots__ = ("_done", "_next", "_on_skip", "_origin", "_pending", "_resumed")
 
     def __init__(self) -> None:
         self._pending: deque[tuple[int, float]] = deque()
@@ -75,6 +79,7 @@ class ContiguousTracker:
         self._next: int | None = None
         self._resumed: deque[OffsetRange] = deque()
         self._on_skip: Callable[[], None] | None = None
+        self._origin: int | None = None
 
     def resume(
         self, finished: Iterable[OffsetRange], on_skip: Callable[[], None] | None = None
@@ -110,6 +115,28 @@ class ContiguousTracker:
             head, _ = pending.popleft()
             done.discard(head)
             self._next = head + 1
+
+    def advance_to(self, position: int | None) -> None:
+        """Make the fetch `position` committable once nothing below it is unfinished.
+
+        The caller promises that every record below `position` was tracked (the fetch loop
+        calls it right after submitting what a fetch returned, for a lane it still feeds).
+        Ignored while any tracked record is not final: only the offsets after the last final
+        record are passed, and they are no records (a commit or abort marker, records of an
+        aborted transaction, compacted ones). Before anything was tracked, the first position
+        given is only noted: committing where the group already stands would overwrite the
+        final runs in its metadata before `resume` has read them.
+        """
+        if position is None or self._pending:
+            return
+        if self._next is None:
+            if self._origin is None:
+                self._origin = position
+            if position <= self._origin:
+                return
+        elif position <= self._next:
+            return
+        self._next = position
 
     @property
     def committable(self) -> int | None:

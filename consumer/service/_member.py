@@ -31,6 +31,7 @@ from consumer.adapters._dead_letter import (
     build_dead_letter_producer,
 )
 from consumer.adapters._fetch_guard import FetchGuard
+from consumer.adapters._fetch_position import fetch_position
 from consumer.adapters._http import HttpSender, build_http_client
 from consumer.adapters._kafka_options import kafka_client_options, kafka_tls_refusal
 from consumer.adapters._secret_watch import watch_secret
@@ -298,6 +299,10 @@ class Relay:
                     consumer.seek(tp, records[room].offset)
                 if lane.buffered >= bound:
                     self._pause(consumer, tp, lane)
+            for tp, lane in self._lanes.items():
+                # Everything fetched is final: what lies below the position is gaps (markers).
+                if not lane.buffered and not lane.closing.is_set():
+                    lane.tracker.advance_to(fetch_position(consumer, tp))
 
     def _pause(self, consumer: AIOKafkaConsumer, tp: TopicPartition, lane: PartitionLane) -> None:
         if tp in self._paused:
