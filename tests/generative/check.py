@@ -105,11 +105,13 @@ def _dead_letters(outcome: Outcome) -> list[str]:
         letters[source].append(letter)
     problems = []
     odd = {p.source: p for p in outcome.placed if p.record.reason}
+    absent = [
+        f"{p.record.kind} at {source}" for source, p in sorted(odd.items()) if source not in letters
+    ]
+    if absent:
+        problems.append(f"{len(absent)} odd record(s) not in the DLQ: {absent[:_SHOWN]}")
     for source, p in sorted(odd.items()):
-        found = letters.get(source)
-        if not found:
-            problems.append(f"{p.record.kind} record at {source} not in the DLQ")
-            continue
+        found = letters.get(source, [])
         for letter in found:
             headers = dict(letter.headers)
             reason = headers["dlq.reason"].decode()
