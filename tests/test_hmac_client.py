@@ -35,6 +35,7 @@ from signing import (
     OutboundTransportError,
     verify_signature,
 )
+from signing.receiver import Faults
 
 FIXED_SIGNAL_ID = "0b8f7a52-3c1e-4c4b-9d0e-6f1a2b3c4d5e"
 
@@ -296,3 +297,25 @@ def test_repr_and_errors_never_show_the_secret() -> None:
     with pytest.raises(OutboundSignatureError) as caught:
         _config("http://127.0.0.1:9", producer_secret="short-secret")
     assert "short-secret" not in str(caught.value)
+
+
+async def test_a_rejected_201_is_returned_and_logged_as_rejected(
+    receiver: RunningReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server's `rejected` verdict: returned as it is, logged as outcome `rejected`, twice."""
+    receiver.app.faults = Faults(reject_instruments=frozenset({"BTCUSD"}))
+    with caplog.at_level(logging.INFO, logger="signal_relay.client"):
+        async with HmacClient(_config(receiver.url)) as client:
+            first = await client.post_signal(signal("BTCUSD", 1))
+            again = await client.post_signal(signal("BTCUSD", 1))  # the receiver replays it
+            accepted = await client.post_signal(signal("EURUSD", 1))
+
+    assert (first.status, again.status, accepted.status) == ("rejected", "rejected", "received")
+    assert first.errors == ["injected_rejection"]
+    events = [(r.levelname, r.fields) for r in caplog.records]  # type: ignore[attr-defined]
+    assert [(level, f["outcome"]) for level, f in events] == [
+        ("WARNING", "rejected"),
+        ("WARNING", "rejected"),
+        ("INFO", "delivered"),
+    ]
+    assert "injected_rejection" in str(events[0][1]["server_said"])

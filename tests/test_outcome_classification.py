@@ -48,3 +48,13 @@ def test_retry_after_seconds_and_http_date() -> None:
     assert parse_retry_after("soon") is None
     assert parse_retry_after("-5") is None
     assert classify(503, {}).retry_after is None
+
+
+def test_a_201_is_judged_by_the_verdict_in_its_body() -> None:
+    """201 `rejected` is REJECTED (reason `rejected`); `pending_approval` or no body, DELIVERED."""
+    body = b'{"signal_id":"s","status":"%s","server_timestamp":"2027-01-15T08:00:00Z"}'
+    rejected = classify(201, {}, body=body % b"rejected")
+    assert (rejected.outcome, rejected.dlq_reason) == (Outcome.REJECTED, "rejected")
+    assert classify(201, {}, body=body % b"pending_approval").outcome is Outcome.DELIVERED
+    assert classify(201, {}, body=b"").outcome is Outcome.DELIVERED
+    assert classify(200, {}, body=body % b"rejected").dlq_reason == "unexpected_2xx"
