@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from aiokafka import AIOKafkaProducer
-from conftest import RunningReceiver, TopicFactory, eventually_async
+from conftest import RunningReceiver, TopicFactory, eventually, eventually_async
 from relay_harness import encode, relay_settings, running_relay, signal
 
 from consumer.service import Relay
@@ -111,3 +112,25 @@ async def test_summed_lag_of_two_members_is_the_true_lag_before_and_after_a_join
             assert set(before) - set(a) == set(b)
             assert _gauge(first, "signal_relay_rebalances_total") >= 2
             assert _gauge(second, "signal_relay_rebalances_total") >= 1
+
+
+@pytest.mark.parametrize("isolation", ["read_committed", "read_uncommitted"])
+async def test_a_caught_up_member_reports_no_lag_and_no_held_partition(
+    kafka_bootstrap: str, new_topic: TopicFactory, receiver: RunningReceiver, isolation: str
+) -> None:
+    """Either isolation level: lag counts to the readable end, and no transaction holds it."""
+    topic = await new_topic(1)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for seq in range(6):
+            await producer.send_and_wait(topic, encode(signal("LAG", seq)), key=b"LAG")
+    finally:
+        await producer.stop()
+    receiver.app.faults = Faults(status_by_instrument={"LAG": 503})
+    settings = relay_settings(kafka_bootstrap, topic, receiver.url, KAFKA_ISOLATION_LEVEL=isolation)
+    async with running_relay(settings) as relay:
+        await eventually(lambda: _lag(relay) == {0: 6}, 30, "the lag of 6 unsent records")
+        receiver.app.faults = Faults()
+        await eventually(lambda: _lag(relay) == {0: 0}, 30, "the lag to fall to 0")
+        assert _gauge(relay, "signal_relay_transaction_held_partitions") == 0

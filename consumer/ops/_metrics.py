@@ -106,6 +106,13 @@ class RelayMetrics:
             ["group"],
             registry=r,
         )
+        self.transaction_held_partitions = Gauge(
+            "signal_relay_transaction_held_partitions",
+            "Owned partitions read up to their last stable offset while an open transaction "
+            "holds back the records above it (read_committed).",
+            ["group"],
+            registry=r,
+        )
         self.oldest_uncommitted_age = Gauge(
             "signal_relay_oldest_uncommitted_age_seconds",
             "Age of the oldest fetched record that is not yet committable.",

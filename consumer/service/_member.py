@@ -126,7 +126,10 @@ class Relay:
         self._fatal: BaseException | None = None
         self._broker_ok = True
         self._partition_progress = PartitionProgress(
-            self.metrics, settings.group_id, from_earliest=settings.auto_offset_reset == "earliest"
+            self.metrics,
+            settings.group_id,
+            from_earliest=settings.auto_offset_reset == "earliest",
+            read_committed=settings.isolation_level == "read_committed",
         )
         kafka = kafka_client_options(settings.kafka_security)
         # Dry run is decided here, once: no dead-letter producer (the flow only signs and logs)

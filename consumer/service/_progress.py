@@ -6,12 +6,19 @@
   all members counts each partition once.
 - **Lag = log end - the group's position.** The log end is asked of the broker (ListOffsets)
   on every refresh, so a paused or stuck partition does not report a stale high-watermark
-  (the higher of the two is taken: see `_log_ends`).
+  (the higher of the two is taken: see `_log_ends`). Under `read_committed` the log end is
+  the last stable offset (LSO): records of an open transaction cannot be read yet, so they
+  are not lag.
   The position is the offset this member last committed; before its first commit, the
   group's committed offset as the member found it on assignment; for a partition the group
   never committed, where consumption started (the log start with `auto_offset_reset=earliest`,
   else the fetch position when first seen). A partition never committed therefore has a series
   too.
+- **Held by a transaction** (`TransactionHolds`, `read_committed` only): a partition whose
+  group position has reached its LSO while the high-watermark is above it, for
+  `HELD_AFTER_SECONDS`, waits on a producer's open transaction, not on the relay. It is
+  counted in `signal_relay_transaction_held_partitions` and logged once per episode
+  (`partition_held_by_transaction`, then `partition_released_by_transaction`).
 - **Rebalances and assignments**: `signal_relay_rebalances_total` counts completed
   assignments, `signal_relay_assigned_partitions` is how many partitions this member owns.
 """
@@ -21,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -28,21 +36,94 @@ from aiokafka.errors import KafkaError
 
 from consumer.ops._metrics import RelayMetrics
 
-__all__ = ["PartitionProgress"]
+__all__ = ["HELD_AFTER_SECONDS", "PartitionProgress", "TransactionHolds"]
 
 _log = logging.getLogger("signal_relay.progress")
 _REFRESH_SECONDS = 1.0
 # Each group of broker questions of one refresh; past it the refresh uses what it knows.
 _ASK_SECONDS = 2.0
 
+HELD_AFTER_SECONDS = 10.0
+"""How long a partition waits at its LSO, below the high-watermark, before it counts as held."""
+
+
+class TransactionHolds:
+    """Which partitions wait on an open transaction; one log event per episode.
+
+    A partition is held when the group's position has reached the last stable offset, the
+    high-watermark is above it (records of a transaction not yet committed or aborted), and
+    that has lasted `after` seconds. Fed one observation per partition per refresh.
+    """
+
+    def __init__(
+        self, after: float = HELD_AFTER_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._after = after
+        self._clock = clock
+        self._waiting: dict[TopicPartition, float] = {}  # tp -> since when, at its LSO
+        self._held: dict[TopicPartition, float] = {}
+
+    @property
+    def held(self) -> int:
+        """How many partitions are held now."""
+        return len(self._held)
+
+    def observe(
+        self, tp: TopicPartition, position: int, stable: int | None, high: int | None
+    ) -> None:
+        """Where the group stands on `tp`, and its LSO and high-watermark from the last fetch."""
+        now = self._clock()
+        if stable is None or high is None or not 0 <= stable < high or position < stable:
+            self._waiting.pop(tp, None)
+            since = self._held.pop(tp, None)
+            if since is not None:
+                _log.info(
+                    "partition_released_by_transaction",
+                    extra={"fields": _where(tp, held_seconds=round(now - since, 1))},
+                )
+            return
+        since = self._waiting.setdefault(tp, now)
+        if tp not in self._held and now - since >= self._after:
+            self._held[tp] = since
+            _log.warning(
+                "partition_held_by_transaction",
+                extra={
+                    "fields": _where(
+                        tp,
+                        last_stable_offset=stable,
+                        high_watermark=high,
+                        held_seconds=round(now - since, 1),
+                    )
+                },
+            )
+
+    def forget(self, tp: TopicPartition) -> None:
+        """`tp` left this member: its episode ends unlogged (the next owner sees it anew)."""
+        self._waiting.pop(tp, None)
+        self._held.pop(tp, None)
+
+
+def _where(tp: TopicPartition, **fields: object) -> dict[str, object]:
+    return {"topic": tp.topic, "partition": tp.partition, **fields}
+
 
 class PartitionProgress:
     """Keeps the lag and assignment series of one member in step with what it owns."""
 
-    def __init__(self, metrics: RelayMetrics, group: str, *, from_earliest: bool) -> None:
+    def __init__(
+        self,
+        metrics: RelayMetrics,
+        group: str,
+        *,
+        from_earliest: bool,
+        read_committed: bool = False,
+        holds: TransactionHolds | None = None,
+    ) -> None:
         self._metrics = metrics
         self._group = group
         self._from_earliest = from_earliest
+        self._read_committed = read_committed
+        self._holds = holds or TransactionHolds()
         # tp -> the group's position found when the partition was assigned (no commit of ours)
         self._start: dict[TopicPartition, int] = {}
         self._exported: set[TopicPartition] = set()
@@ -56,8 +137,10 @@ class PartitionProgress:
         """Partitions left this member: their series go, so no stale lag outlives ownership."""
         for tp in revoked:
             self._start.pop(tp, None)
+            self._holds.forget(tp)
             self._forget(tp)
         self._metrics.assigned_partitions.labels(self._group).set(owned)
+        self._metrics.transaction_held_partitions.labels(self._group).set(self._holds.held)
 
     async def run(
         self,
@@ -101,8 +184,12 @@ class PartitionProgress:
                 max(0, end - position)
             )
             self._exported.add(tp)
+            if self._read_committed:
+                self._holds.observe(tp, position, *_fetched_ends(consumer, tp))
         for tp in self._exported - set(owned):
+            self._holds.forget(tp)
             self._forget(tp)
+        self._metrics.transaction_held_partitions.labels(self._group).set(self._holds.held)
 
     def _forget(self, tp: TopicPartition) -> None:
         if tp in self._exported:
@@ -112,11 +199,12 @@ class PartitionProgress:
     async def _log_ends(
         self, consumer: AIOKafkaConsumer, tps: Collection[TopicPartition]
     ) -> dict[TopicPartition, int]:
-        """The log end of each partition: the higher of ListOffsets and the fetch high-watermark.
+        """The log end of each partition: the higher of ListOffsets and the last fetch's figure.
 
-        Both only ever understate it: the high-watermark is as old as the partition's last
-        fetch (a paused partition is not fetched), and Tansu answers ListOffsets with the
-        last batch's first offset + 1.
+        Under `read_committed` both are the LSO (ListOffsets asks with the consumer's isolation
+        level), else the high-watermark. Each only ever understates it: the fetch's figure is
+        as old as the partition's last fetch (a paused partition is not fetched), and Tansu
+        answers ListOffsets with the last batch's first offset + 1.
         """
         asked: dict[TopicPartition, int] = {}
         try:
@@ -126,7 +214,11 @@ class PartitionProgress:
             _log.debug("log_end_unknown", extra={"fields": {"error": repr(exc)[:300]}})
         ends: dict[TopicPartition, int] = {}
         for tp in tps:
-            known = [end for end in (asked.get(tp), consumer.highwater(tp)) if end is not None]
+            stable, high = _fetched_ends(consumer, tp)
+            fetched = (
+                stable if self._read_committed and stable is not None and stable >= 0 else high
+            )
+            known = [end for end in (asked.get(tp), fetched) if end is not None]
             if known:
                 ends[tp] = max(known)
         return ends
@@ -157,3 +249,12 @@ class PartitionProgress:
             return starts[tp]
         position: int = await consumer.position(tp)
         return position
+
+
+def _fetched_ends(consumer: AIOKafkaConsumer, tp: TopicPartition) -> tuple[int | None, int | None]:
+    """(LSO, high-watermark) of `tp` from its last fetch answer; None before one, or unassigned."""
+    if tp not in consumer.assignment():
+        return None, None
+    stable: int | None = consumer.last_stable_offset(tp)
+    high: int | None = consumer.highwater(tp)
+    return stable, high
