@@ -81,8 +81,8 @@ def kafka_container() -> Iterator[str]:
 def _short_reason(exc: BaseException) -> str:
     """One line of at most `_REASON_CHARS` saying why a Docker call failed."""
     if isinstance(exc, ContainerUnavailableError):
-        return exc.reason
-    if isinstance(exc, TimeoutError) or "timed out" in str(exc).lower():
+        text = exc.reason
+    elif "read timed out" in str(exc).lower():  # requests' and urllib3's words for it
         text = f"the Docker engine was silent for {DOCKER_API_SECONDS:g}s"
     elif explanation := getattr(exc, "explanation", None):
         # docker's APIError: the engine's own message, without the request URL around it.
