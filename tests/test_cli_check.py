@@ -12,19 +12,20 @@ from consumer.adapters import missing_topics
 async def test_every_check_passes_and_no_signal_is_sent(
     kafka_bootstrap: str, new_topic: TopicFactory, receiver: RunningReceiver
 ) -> None:
-    """Against a working setup: six `ok` lines, exit 0, the lag shown, nothing delivered."""
+    """Against a working setup: seven `ok` lines, exit 0, the lag shown, nothing delivered."""
     topic = await new_topic(3)
     await publish(kafka_bootstrap, topic, keyed_signals(["A", "B"], 2))
     status, lines = await run_check(relay_env(kafka_bootstrap, topic, receiver.url))
     print("\n" + "\n".join(lines))
     assert status == 0
     assert verdicts(lines) == dict.fromkeys(
-        ["configuration", "brokers", "topic", "dlq", "lag", "server"], "ok"
+        ["configuration", "isolation", "brokers", "topic", "dlq", "lag", "server"], "ok"
     )
-    assert f"'{topic}' exists, 3 partitions" in lines[2]
-    assert ": 4 (by partition " in lines[4]
-    assert lines[4].endswith("; never committed: 0, 1, 2, counted from the log start")
-    assert "OPTIONS: HTTP" in lines[5]
+    assert lines[1].startswith("ok   isolation: read_committed (")
+    assert f"'{topic}' exists, 3 partitions" in lines[3]
+    assert ": 4 (by partition " in lines[5]
+    assert lines[5].endswith("; never committed: 0, 1, 2, counted from the log start")
+    assert "OPTIONS: HTTP" in lines[6]
     assert receiver.app.ledger.accepted_count == 0
 
 
@@ -69,3 +70,22 @@ async def test_a_bad_configuration_lists_every_problem_and_exits_2(
     assert all(line.startswith("FAIL configuration: ") for line in lines)
     assert any("PRODUCER_ID" in line for line in lines)
     assert any("OUTBOUND_SERVER_URL" in line for line in lines)
+
+
+async def test_the_isolation_level_in_effect_is_one_line(
+    kafka_bootstrap: str, new_topic: TopicFactory, receiver: RunningReceiver
+) -> None:
+    """read_uncommitted is shown as such, and the lag is counted to the same end on Tansu."""
+    topic = await new_topic(1)
+    await publish(kafka_bootstrap, topic, keyed_signals(["A"], 3))
+    env = relay_env(kafka_bootstrap, topic, receiver.url, KAFKA_ISOLATION_LEVEL="read_uncommitted")
+    status, lines = await run_check(env)
+    assert status == 0
+    shown = [line for line in lines if line.startswith("ok   isolation: ")]
+    assert shown == [
+        "ok   isolation: read_uncommitted (records of open and aborted transactions are "
+        "relayed too; lag counts to the high-watermark)"
+    ]
+    assert any(
+        line.startswith("ok   lag: ") and ": 3 (by partition 0: 3)" in line for line in lines
+    )

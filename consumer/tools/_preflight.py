@@ -1,10 +1,12 @@
 """`signal-relay check`: will this configuration work? Asked of the real peers, sending nothing.
 
-One `Check` per question, in this order: the brokers answer (with the configured SASL/TLS
-options), the topic and the DLQ exist (their partition counts; asked with a metadata request
-for all topics, so nothing is created), the group's current lag, and the signal server accepts
-a connection (TCP, the TLS handshake with the relay's trust settings and client certificate,
-then an `OPTIONS` request for the ingest path: any HTTP answer proves an HTTP server is there).
+One `Check` per question, in this order: the isolation level in effect (read, not asked), the
+brokers answer (with the configured SASL/TLS options), the topic and the DLQ exist (their
+partition counts; asked with a metadata request for all topics, so nothing is created), the
+group's current lag (to the last stable offset under `read_committed`), and the signal server
+accepts a connection (TCP, the TLS handshake with the relay's trust settings and client
+certificate, then an `OPTIONS` request for the ingest path: any HTTP answer proves an HTTP
+server is there).
 No signal is sent and no offset is committed. Configuration is validated before any of this,
 by the caller (`consumer/cli/_check.py`).
 """
@@ -28,7 +30,7 @@ from consumer.adapters._topic_check import topic_partitions
 from consumer.config import Settings
 from signing._tls import client_ssl_context
 
-__all__ = ["Check", "preflight"]
+__all__ = ["Check", "isolation", "preflight"]
 
 _CHECK_SECONDS = 10.0
 _MAX_STATUS_LINE = 1024
@@ -41,7 +43,7 @@ class Check:
     """One preflight question and its answer.
 
     Attributes:
-        name: what was checked (`brokers`, `topic`, `dlq`, `lag`, `server`).
+        name: what was checked (`isolation`, `brokers`, `topic`, `dlq`, `lag`, `server`).
         ok: whether it passed.
         detail: what was found, or why it failed; one line.
     """
@@ -59,7 +61,7 @@ async def preflight(settings: Settings, *, timeout: float = _CHECK_SECONDS) -> l
     """Every check, each bounded by `timeout` seconds; a failed one never stops the next."""
     options = kafka_client_options(settings.kafka_security)
     brokers, partitions = await _brokers(settings, options, timeout)
-    checks = [brokers]
+    checks = [isolation(settings), brokers]
     if partitions is None:
         not_checked = "not checked: the brokers did not answer"
         checks += [Check(name, False, not_checked) for name in ("topic", "dlq", "lag")]
@@ -94,6 +96,17 @@ async def _brokers(
     return Check("brokers", True, found), partitions
 
 
+def isolation(settings: Settings) -> Check:
+    """The isolation level in effect (`KAFKA_ISOLATION_LEVEL`) and what it means for the relay."""
+    if settings.isolation_level == "read_committed":
+        meaning = "records of open or aborted transactions are never relayed; lag counts to "
+        meaning += "the last stable offset"
+    else:
+        meaning = "records of open and aborted transactions are relayed too; lag counts to the "
+        meaning += "high-watermark"
+    return Check("isolation", True, f"{settings.isolation_level} ({meaning})")
+
+
 def _topic(name: str, topic: str, partitions: Mapping[str, int], *, needed: bool) -> Check:
     count = partitions.get(topic)
     if count is not None:
@@ -110,7 +123,7 @@ async def _lag(
     count: int,
     timeout: float,  # noqa: ASYNC109
 ) -> Check:
-    """The group's lag: log end minus committed offset, per partition of the topic."""
+    """The group's lag: log end (the LSO under `read_committed`) minus committed offset."""
     tps = [TopicPartition(settings.topic, p) for p in range(count)]
     try:
         async with asyncio.timeout(timeout):
@@ -166,17 +179,20 @@ async def _log_ends(
     settings: Settings, options: Mapping[str, Any], tps: list[TopicPartition]
 ) -> dict[TopicPartition, int]:
     # No group: this consumer joins nothing and commits nothing; the topic is known to exist.
+    # The relay's isolation level: under read_committed ListOffsets answers the LSO.
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
         group_id=None,
         enable_auto_commit=False,
+        isolation_level=settings.isolation_level,
         **options,
     )
+    read_committed = settings.isolation_level == "read_committed"
     try:
         await consumer.start()
         ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
-        # A fetch's high-watermark too: Tansu answers ListOffsets with the last batch's first
-        # offset + 1. Fetched from the ListOffsets answer, so at most the last batch is read.
+        # A fetch's figure too (its LSO or high-watermark): Tansu answers ListOffsets with the
+        # last batch's first offset + 1. Fetched from that answer: at most the last batch is read.
         consumer.assign(tps)
         for tp in tps:
             consumer.seek(tp, ends[tp])
@@ -185,6 +201,9 @@ async def _log_ends(
             await consumer.getmany(*pending, timeout_ms=_FETCH_WAIT_MS)
             for tp in list(pending):
                 highwater = consumer.highwater(tp)
+                stable = consumer.last_stable_offset(tp) if read_committed else None
+                if stable is not None and stable >= 0:
+                    highwater = stable
                 if highwater is not None:
                     ends[tp] = max(ends[tp], highwater)
                     pending.discard(tp)
