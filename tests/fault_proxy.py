@@ -9,6 +9,10 @@ can change at any time:
   forwarded once the mode changes back, as TCP would retransmit it;
 - `latency`: deliver each chunk `latency_ms` after it arrived (throughput is kept).
 
+`on_request`, when set, is called (in the proxy's thread) with every whole Kafka request a
+client sends, without its size prefix: the wire as the broker receives it (`fetch_isolation`
+reads a Fetch request's isolation level).
+
 Kafka clients reconnect to the address the broker *advertises*, so the broker must advertise
 the proxy: `proxied_tansu()` starts a memory-only Tansu with `--advertised-listener-url` set to
 the proxy's port (the start logic is a copy of `consumer.devkit._local_broker.tansu_broker`'s).
@@ -22,8 +26,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -31,7 +36,15 @@ from threaded_server import server_thread
 
 from consumer.devkit import tansu_broker
 
-__all__ = ["FaultProxy", "Mode", "ProxiedBroker", "fault_proxy", "proxied_tansu"]
+__all__ = [
+    "FaultProxy",
+    "FetchSeen",
+    "Mode",
+    "ProxiedBroker",
+    "fault_proxy",
+    "fetch_isolation",
+    "proxied_tansu",
+]
 
 Mode = Literal["pass", "cut", "blackhole", "latency"]
 
@@ -55,6 +68,7 @@ class FaultProxy:
     mode: Mode = "pass"
     latency_ms: float = 0.0
     accepted: int = 0
+    on_request: Callable[[bytes], None] | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     _changed: asyncio.Event | None = None
     _conns: set[asyncio.StreamWriter] = field(default_factory=set)
@@ -126,13 +140,20 @@ class FaultProxy:
             return
         self._conns.update((writer, up_writer))
         try:
-            await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer))
+            await asyncio.gather(
+                self._pump(reader, up_writer, _Frames(self)), self._pump(up_reader, writer)
+            )
         finally:
             for w in (writer, up_writer):
                 self._conns.discard(w)
                 w.transport.abort()
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        frames: _Frames | None = None,
+    ) -> None:
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
         loop = asyncio.get_running_loop()
 
@@ -160,6 +181,8 @@ class FaultProxy:
                     read.cancel()
                     return
                 chunk = read.result()
+                if frames is not None:
+                    frames.feed(chunk)
                 latency = self.latency_ms / 1000 if self.mode == "latency" else 0.0
                 queue.put_nowait((loop.time() + latency, chunk))
                 if not chunk:
@@ -172,6 +195,70 @@ class FaultProxy:
             with contextlib.suppress(BaseException):
                 await sender
             writer.transport.abort()
+
+
+class _Frames:
+    """Cuts a client's byte stream into Kafka requests (int32 size, then the request)."""
+
+    def __init__(self, proxy: FaultProxy) -> None:
+        self._proxy = proxy
+        self._buffer = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        # Framed even while nobody observes: an observer set later starts on a request boundary.
+        self._buffer += chunk
+        while len(self._buffer) >= 4:
+            (size,) = struct.unpack_from(">i", self._buffer)
+            if len(self._buffer) < 4 + size:
+                return
+            observe = self._proxy.on_request
+            if observe is not None:
+                observe(bytes(self._buffer[4 : 4 + size]))
+            del self._buffer[: 4 + size]
+
+
+@dataclass(frozen=True)
+class FetchSeen:
+    """One Fetch request as the broker receives it."""
+
+    version: int
+    client_id: str | None
+    isolation_level: int
+
+
+_FETCH = 1
+_FLEXIBLE_FETCH = 12  # request header v2 (tagged fields) from this version on
+
+
+def fetch_isolation(request: bytes) -> FetchSeen | None:
+    """The isolation level of a Fetch request (v4+); None for any other request."""
+    api_key, version = struct.unpack_from(">hh", request)
+    if api_key != _FETCH or version < 4:
+        return None
+    pos = 8  # api key, version, correlation id
+    (length,) = struct.unpack_from(">h", request, pos)
+    pos += 2
+    client_id = None if length < 0 else request[pos : pos + length].decode()
+    pos += max(0, length)
+    if version >= _FLEXIBLE_FETCH:
+        count, pos = _uvarint(request, pos)
+        for _ in range(count):
+            _, pos = _uvarint(request, pos)
+            size, pos = _uvarint(request, pos)
+            pos += size
+    pos += 16  # replica id, max wait ms, min bytes, max bytes
+    return FetchSeen(version, client_id, request[pos])
+
+
+def _uvarint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
 
 
 @contextlib.contextmanager
