@@ -21,7 +21,8 @@ def add_check(sub: Any) -> None:
         "check",
         _check,
         help="check the configuration, Kafka, the topics and the signal server",
-        description="Validate the relay's configuration (every problem), reach the brokers "
+        description="Validate the relay's configuration (every problem), show the isolation "
+        "level in effect (KAFKA_ISOLATION_LEVEL), reach the brokers "
         "with the SASL/TLS settings, check that the topic and its DLQ exist (never creating "
         "them) and the group's lag, and connect to the signal server (TLS and client "
         "certificate; an OPTIONS request, no signal is sent). One line per check, 'ok' or "
