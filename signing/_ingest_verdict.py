@@ -80,7 +80,7 @@ _UNREAD: Final = IngestVerdict(Verdict.UNREAD)
 
 def read_verdict(body: bytes) -> IngestVerdict:
     """The server's verdict in the body of a 201 (see the module's table)."""
-    if len(body) > MAX_VERDICT_BYTES:
+    if not body or len(body) > MAX_VERDICT_BYTES:
         return _UNREAD
     try:
         response = SignalIngestResponse.model_validate_json(body)
