@@ -1,4 +1,4 @@
-"""KAFKA_ISOLATION_LEVEL: read_committed unless told otherwise, anything else refused at start-up."""
+"""KAFKA_ISOLATION_LEVEL: read_committed unless told otherwise; anything else stops start-up."""
 
 from __future__ import annotations
 
