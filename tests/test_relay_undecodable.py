@@ -17,7 +17,7 @@ from relay_harness import (
     signal,
 )
 
-from consumer.adapters import UndecodableRecord, decode_raw
+from consumer.adapters import Decoded, UndecodableRecord, decode_raw
 from consumer.config import Settings
 from consumer.tools import committed_offsets, ensure_topic, read_topic
 
@@ -131,7 +131,7 @@ def test_decode_raw_reads_the_whole_batch_around_an_undecodable_record() -> None
     data = raw_batch([(KEY, b"a", good), (KEY, b"b", [(BAD_HEADER_KEY, b"x")]), (KEY, b"c", good)])
     decoded = decode_raw(TP, data, 0)
     assert decoded is not None
-    records, next_offset = decoded
+    records, next_offset = decoded.records, decoded.next_offset
     assert next_offset == 3
     assert [r.offset for r in records] == [0, 1, 2]
     assert [type(r) is UndecodableRecord for r in records] == [False, True, False]
@@ -139,7 +139,7 @@ def test_decode_raw_reads_the_whole_batch_around_an_undecodable_record() -> None
     assert records[0].headers == (("trace", b"1"),)
     assert records[1].headers == ((READABLE_HEADER_KEY, b"x"),)
     # From a committed offset past B (a restart): B still breaks aiokafka's batch, C is kept.
-    assert decode_raw(TP, data, 2) == ([records[2]], 3)
+    assert decode_raw(TP, data, 2) == Decoded([records[2]], 3)
     # A batch aiokafka decodes is left to it.
     assert decode_raw(TP, raw_batch([(KEY, b"a", good)]), 0) is None
 
@@ -149,7 +149,7 @@ def test_decode_raw_distrusts_a_batch_with_a_bad_crc() -> None:
     data = raw_batch([(KEY, b"a", []), (KEY, b"b", [])], corrupt_crc=True)
     decoded = decode_raw(TP, data, 0)
     assert decoded is not None
-    records, next_offset = decoded
+    records, next_offset = decoded.records, decoded.next_offset
     assert next_offset == 2
     assert all(isinstance(r, UndecodableRecord) for r in records)
     assert [r.value for r in records] == [b"a", b"b"]
@@ -163,8 +163,10 @@ def test_decode_raw_stands_one_letter_for_an_unreadable_batch() -> None:
     struct.pack_into(">I", data, 17, calc_crc32c(bytes(data[21:])))
     decoded = decode_raw(TP, bytes(data), 0)
     assert decoded is not None
-    records, next_offset = decoded
+    records, next_offset = decoded.records, decoded.next_offset
     assert next_offset == 2
     assert [(r.offset, type(r) is UndecodableRecord) for r in records] == [(0, False), (1, True)]
-    assert records[1].value is None
+    # The letter carries the batch's raw bytes and says which offsets it stands for.
+    assert records[1].value == bytes(data)
+    assert records[1].first_offset == 1
     assert "unreadable" in records[1].error

@@ -23,12 +23,7 @@ from consumer.adapters._dead_letter import (
     minimal_dead_letter,
     record_size,
 )
-from consumer.adapters._fetch_guard import (
-    UNDECODABLE_ERRORS,
-    FetchGuard,
-    UndecodableRecord,
-    decode_raw,
-)
+from consumer.adapters._fetch_guard import UNDECODABLE_ERRORS, CodecHold, FetchGuard
 from consumer.adapters._http import (
     AttemptResult,
     HttpAnswer,
@@ -38,6 +33,7 @@ from consumer.adapters._http import (
     redact_userinfo,
 )
 from consumer.adapters._kafka_options import kafka_client_options, kafka_tls_refusal
+from consumer.adapters._raw_batches import Decoded, UndecodableRecord, decode_raw
 from consumer.adapters._request_rate import rate_limiter
 from consumer.adapters._secret_watch import SecretWatch, watch_secret
 from consumer.adapters._topic_check import (
@@ -55,9 +51,11 @@ __all__ = [
     "AttemptResult",
     "Backoff",
     "BrokerReach",
+    "CodecHold",
     "DeadLetter",
     "DeadLetterError",
     "DeadLetterWriter",
+    "Decoded",
     "FetchGuard",
     "FittedLetter",
     "HttpAnswer",

@@ -117,6 +117,8 @@ class DeadLetter:
         http_status, http_body: the server's last answer, when there was one.
         signal_id: the signal's id, when it was known.
         age_seconds: the signal's age when it was judged, for `expired` letters.
+        first_offset: for a letter standing for a whole corrupt batch (its value is the
+            batch's raw bytes), the first offset it covers; the source offset is the last.
     """
 
     reason: str
@@ -128,6 +130,7 @@ class DeadLetter:
     http_body: str | None = None
     signal_id: str | None = None
     age_seconds: float | None = None
+    first_offset: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +227,8 @@ def dlq_headers(
         headers.append(("dlq.signal_id", letter.signal_id.encode()))
     if letter.age_seconds is not None:
         headers.append(("dlq.age_seconds", f"{letter.age_seconds:.3f}".encode()))
+    if letter.first_offset is not None:
+        headers.append(("dlq.source.first_offset", str(letter.first_offset).encode()))
     return headers
 
 

@@ -219,6 +219,18 @@ class Alerts:
             {"dlq_topic": topic, "attempts": attempt, "last_error": error},
         )
 
+    def codec_missing(self, partition: str, codec: str, detail: str) -> None:
+        """A partition is held at a batch whose codec this process lacks: a deployment fault."""
+        if not self._sinks:
+            return
+        self._raise(
+            "codec_missing",
+            partition,
+            detail,
+            "critical",
+            {"partition": partition, "codec": codec, "action": f"install aiokafka[{codec}]"},
+        )
+
     def secret_refused(self, variable: str, problem: str) -> None:
         """A rotated signing secret was refused: the relay keeps signing with the old one."""
         if not self._sinks:

@@ -125,6 +125,11 @@ class RelayMetrics:
         self.paused_partitions = Gauge(
             "signal_relay_paused_partitions", "Partitions paused by backpressure.", registry=r
         )
+        self.codec_held_partitions = Gauge(
+            "signal_relay_codec_held_partitions",
+            "Partitions held at a batch whose compression codec this process lacks.",
+            registry=r,
+        )
         self.systemic_failure = Gauge(
             "signal_relay_systemic_failure",
             "1 while deliveries are paused by a systemic failure (401/403/404/405).",

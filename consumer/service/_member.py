@@ -24,14 +24,14 @@ from aiokafka import (
 )
 from aiokafka.errors import KafkaError
 
+from consumer.adapters._aiokafka_private import fetch_position
 from consumer.adapters._broker_probe import probe_broker
 from consumer.adapters._dead_letter import (
     DLQ_MAX_MESSAGE_BYTES,
     DeadLetterWriter,
     build_dead_letter_producer,
 )
-from consumer.adapters._fetch_guard import FetchGuard
-from consumer.adapters._fetch_position import fetch_position
+from consumer.adapters._fetch_guard import CodecHold, FetchGuard
 from consumer.adapters._http import HttpSender, build_http_client
 from consumer.adapters._kafka_options import kafka_client_options, kafka_tls_refusal
 from consumer.adapters._secret_watch import watch_secret
@@ -136,6 +136,15 @@ class Relay:
         # and a commit policy that never commits.
         dry_run = not settings.enabled
         self._consumer = _group_consumer(settings, kafka)
+        # Records aiokafka cannot decode come back as `UndecodableRecord`s (dead-lettered); a
+        # batch whose codec this process lacks holds its partition (readiness, alert).
+        self._guard = FetchGuard(
+            self._consumer,
+            self._stop,
+            read_committed=settings.isolation_level == "read_committed",
+            from_earliest=settings.auto_offset_reset == "earliest",
+            on_hold=self._codec_held,
+        )
         self._producer = (
             None
             if dry_run
@@ -202,13 +211,15 @@ class Relay:
         return self._fatal
 
     def readiness(self) -> tuple[bool, str]:
-        """Ready = in the group, broker reachable, deliveries not paused by a systemic failure."""
+        """Ready = in the group, broker up, no systemic pause, no partition held by a codec."""
         if not self.joined.is_set():
             return False, "not in the consumer group"
         if not self._broker_ok:
             return False, "broker unreachable"
         if not self.gate.is_open:
             return False, f"deliveries paused: {self.gate.reason}"
+        for tp, hold in sorted(self._guard.held.items()):
+            return False, hold.describe(tp)
         return True, ""
 
     def trackers(self) -> dict[TopicPartition, ContiguousTracker]:
@@ -279,11 +290,13 @@ class Relay:
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         bound = self.settings.partition_buffer
-        # Records aiokafka cannot decode come back as `UndecodableRecord`s (dead-lettered).
-        guard = FetchGuard(consumer, self._stop)
+        guard = self._guard
         while not self._stop.is_set():
             batch = await guard.getmany(
-                self._lanes, timeout_ms=_FETCH_TIMEOUT_MS, max_records=_MAX_BATCH
+                self._lanes,
+                timeout_ms=_FETCH_TIMEOUT_MS,
+                max_records=_MAX_BATCH,
+                backpressured=self._paused,
             )
             for tp, records in batch.items():
                 lane = self._lanes.get(tp)
@@ -391,6 +404,9 @@ class Relay:
         self.metrics.systemic_failure.set(0 if is_open else 1)
         self.alerts.systemic_changed(is_open, reason)
 
+    def _codec_held(self, tp: TopicPartition, hold: CodecHold) -> None:
+        self.alerts.codec_missing(f"{tp.topic}/{tp.partition}", hold.codec, hold.describe(tp))
+
     def _dead_letters_stalled(self, attempt: int, error: BaseException) -> None:
         self.metrics.dlq_write_failures.inc()
         text = f"{type(error).__name__}: {error}"[:300]
@@ -420,6 +436,7 @@ class Relay:
         for lane in list(self._lanes.values()):
             oldest = max(oldest, lane.tracker.oldest_unfinished_age())
         self.metrics.oldest_uncommitted_age.set(oldest)
+        self.metrics.codec_held_partitions.set(len(self._guard.held))
 
     async def _check_broker(self, consumer: AIOKafkaConsumer) -> None:
         try:

@@ -37,8 +37,8 @@ from consumer.adapters._dead_letter import (
     DeadLetterWriter,
     dlq_headers,
 )
-from consumer.adapters._fetch_guard import UndecodableRecord
 from consumer.adapters._http import AttemptResult, HttpSender, redact_userinfo
+from consumer.adapters._raw_batches import UndecodableRecord
 from consumer.ops._alerts import Alerts
 from consumer.ops._logs import (
     RecordContext,
@@ -172,7 +172,10 @@ class RecordFlow:
         if isinstance(record, UndecodableRecord):
             # The Kafka client could not decode it (consumer/adapters/_fetch_guard.py): never sent.
             now = self._clock()
-            return self._dead_letter(record, DeadLetter("undecodable", record.error, 0, now, now))
+            letter = DeadLetter(
+                "undecodable", record.error, 0, now, now, first_offset=record.first_offset
+            )
+            return self._dead_letter(record, letter)
         try:
             prepared = prepare_signal(record.value, self._max_body_size)
             signal = prepared.signal

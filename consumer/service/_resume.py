@@ -9,36 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.structs import OffsetAndMetadata
 
+from consumer.adapters._aiokafka_private import committed_with_metadata
 from consumer.service._finished_offsets import OffsetRange, decode_finished
 
 __all__ = ["committed_with_metadata", "finished_above_commits"]
 
 _log = logging.getLogger("signal_relay.resume")
-
-
-async def committed_with_metadata(
-    consumer: AIOKafkaConsumer, tps: Collection[TopicPartition]
-) -> dict[TopicPartition, OffsetAndMetadata]:
-    """The group's committed offset and metadata of each of `tps` (absent: never committed).
-
-    aiokafka's public `committed()` drops the metadata of the OffsetFetch answer; its group
-    coordinator returns both. This is the one use of that private API
-    (tests/test_resume_private_api.py breaks if aiokafka changes it).
-    """
-    coordinator = consumer._coordinator  # private: see the docstring
-    fetched: Mapping[TopicPartition, OffsetAndMetadata] = await coordinator.fetch_committed_offsets(
-        list(tps)
-    )
-    return {
-        tp: each
-        for tp, each in fetched.items()
-        if isinstance(each, OffsetAndMetadata) and each.offset >= 0
-    }
 
 
 async def finished_above_commits(
