@@ -246,9 +246,15 @@ class FetchGuard:
         consumer = self._consumer
         assigned = sorted(consumer.assignment(), key=lambda tp: (tp.topic, tp.partition))
         starts: dict[TopicPartition, int] = {}
+        # Known offsets first, with no suspension: a partition asked about over the network
+        # below must not delay moving the others back.
         for tp in assigned:
-            start = await self._safe_offset(tp, lanes.get(tp))
+            start = self._known_offset(tp, lanes.get(tp))
             if start is not None:
+                consumer.seek(tp, start)
+                starts[tp] = start
+        for tp in assigned:
+            if tp not in starts and (start := await self._unknown_offset(tp)) is not None:
                 consumer.seek(tp, start)
                 starts[tp] = start
         # Read every partition first, then move any forward: a fetch that fails half-way
@@ -280,13 +286,18 @@ class FetchGuard:
                 found[tp] = decoded.records
         return found, held
 
-    async def _safe_offset(self, tp: TopicPartition, lane: object | None) -> int | None:
-        """Where `tp` must be read from again so that nothing the failed call took is lost."""
+    def _known_offset(self, tp: TopicPartition, lane: object | None) -> int | None:
+        """Where `tp` is read again from so that nothing the failed call took is skipped."""
         for known in (self._next.get(tp), self._before.get(tp)):
             if known is not None and lane is not None and known[0] is lane:
                 return known[1]
-        # A partition assigned during the failed call: nothing of it was submitted, so it
-        # starts again from the group's commit, or where a group without one starts.
+        return None
+
+    async def _unknown_offset(self, tp: TopicPartition) -> int | None:
+        """A partition assigned during the failed call: its commit, or where a new group starts.
+
+        Nothing of it was submitted yet, so reading it again from there skips nothing.
+        """
         committed: int | None = await self._consumer.committed(tp)
         if committed is not None and committed >= 0:
             return committed

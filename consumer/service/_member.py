@@ -405,6 +405,7 @@ class Relay:
         self.alerts.systemic_changed(is_open, reason)
 
     def _codec_held(self, tp: TopicPartition, hold: CodecHold) -> None:
+        self.metrics.codec_held_partitions.set(len(self._guard.held))
         self.alerts.codec_missing(f"{tp.topic}/{tp.partition}", hold.codec, hold.describe(tp))
 
     def _dead_letters_stalled(self, attempt: int, error: BaseException) -> None:
