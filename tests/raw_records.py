@@ -75,7 +75,9 @@ async def produce_raw(bootstrap: str, topic: str, partition: int, batch: bytes) 
     try:
         await client._wait_on_metadata(topic)
         node = client.cluster.leader_for_partition(TopicPartition(topic, partition))
-        request = ProduceRequest(None, -1, 30000, [(topic, [(partition, batch)])])
+        # aiokafka 0.12's ProduceRequest is a list of versions: v3 is the first for v2 batches.
+        make = ProduceRequest[3] if isinstance(ProduceRequest, list) else ProduceRequest
+        request = make(None, -1, 30000, [(topic, [(partition, batch)])])
         response: Any = await client.send(node, request)
         ((name, partitions),) = response.topics
         answer = partitions[0]
@@ -117,3 +119,98 @@ async def read_back_error(bootstrap: str, topic: str, partition: int, offset: in
             return exc
     finally:
         await consumer.stop()
+
+
+# -- hand-built v2 batches at chosen offsets (transactions, control markers, corrupt payloads) --
+
+HEADER_SIZE = 61  # a v2 batch's header: the records (or the compressed payload) start here
+TRANSACTIONAL = 0x10
+CONTROL = 0x20
+LOG_APPEND_TIME = 0x08
+ABORT = 0
+COMMIT = 1
+_TIMESTAMP = 1_700_000_000_000
+
+
+def with_crc(batch: bytes | bytearray) -> bytes:
+    """`batch` with its CRC recomputed over its (possibly patched) bytes."""
+    buffer = bytearray(batch)
+    struct.pack_into(">I", buffer, _CRC_OFFSET, calc_crc32c(bytes(buffer[_ATTRIBUTES_OFFSET:])))
+    return bytes(buffer)
+
+
+def v2_batch_at(
+    base_offset: int,
+    records: list[tuple[bytes | None, bytes | None]],
+    *,
+    codec: int = 0,
+    producer_id: int = -1,
+    transactional: bool = False,
+    control: bool = False,
+    log_append_time: bool = False,
+    first_timestamp: int = _TIMESTAMP,
+) -> bytes:
+    """A v2 batch of (key, value) records at `base_offset` (record i stamped first + i ms).
+
+    `codec` is a compression attribute (1 gzip .. 4 zstd); the values must compress, or the
+    builder would store them plain. `control` and `log_append_time` set the bits only a broker
+    sets; the CRC is recomputed after.
+    """
+    builder = _DefaultRecordBatchBuilderPy(
+        magic=2,
+        compression_type=codec,
+        is_transactional=int(transactional),
+        producer_id=producer_id,
+        producer_epoch=0 if producer_id >= 0 else -1,
+        base_sequence=0 if producer_id >= 0 else -1,
+        batch_size=1 << 20,
+    )
+    for delta, (key, value) in enumerate(records):
+        builder.append(delta, first_timestamp + delta, key, value, [])
+    buffer = bytearray(builder.build())
+    (attributes,) = struct.unpack_from(">h", buffer, _ATTRIBUTES_OFFSET)
+    assert attributes & 0x07 == codec, f"codec {codec} not used: the values do not compress"
+    attributes |= (CONTROL if control else 0) | (LOG_APPEND_TIME if log_append_time else 0)
+    struct.pack_into(">h", buffer, _ATTRIBUTES_OFFSET, attributes)
+    struct.pack_into(">q", buffer, 0, base_offset)  # outside the CRC: the broker assigns it
+    return with_crc(buffer)
+
+
+def control_batch(base_offset: int, producer_id: int, marker: int) -> bytes:
+    """A transaction marker of `producer_id`: `ABORT` or `COMMIT` (control key version 0)."""
+    key = struct.pack(">hh", 0, marker)
+    value = struct.pack(">hi", 0, 0)  # version, coordinator epoch
+    return v2_batch_at(
+        base_offset, [(key, value)], producer_id=producer_id, transactional=True, control=True
+    )
+
+
+def compressible_values(count: int, seq: int = 0) -> list[bytes]:
+    """`count` record values that every codec shrinks (so the builder keeps the codec)."""
+    return [(b'{"instrument":"EURUSD","note":"seq=%d"}' % (seq + i)) * 8 for i in range(count)]
+
+
+def corrupt_payload(batch: bytes) -> bytes:
+    """`batch` with its compressed payload's first bytes flipped and its CRC made right again.
+
+    The codec's own header (gzip and lz4/zstd frame magic, snappy's xerial header) is what is
+    broken, so that decompression fails for every codec rather than yielding other bytes.
+    """
+    buffer = bytearray(batch)
+    for at in range(HEADER_SIZE, HEADER_SIZE + 4):
+        buffer[at] ^= 0xA5
+    return with_crc(buffer)
+
+
+def bad_crc(batch: bytes) -> bytes:
+    """`batch` with a CRC that does not match its bytes."""
+    buffer = bytearray(batch)
+    buffer[_CRC_OFFSET] ^= 0xFF
+    return bytes(buffer)
+
+
+def at_offset(batch: bytes, base_offset: int) -> bytes:
+    """`batch` moved to `base_offset` (the base offset is outside the CRC)."""
+    buffer = bytearray(batch)
+    struct.pack_into(">q", buffer, 0, base_offset)
+    return bytes(buffer)
