@@ -27,7 +27,7 @@ class Alert:
 
     Attributes:
         kind: what happened: `systemic_failure`, `systemic_resolved`, `key_failing`,
-            `dlq_stalled` or `secret_refused`.
+            `dlq_stalled`, `secret_refused` or `codec_missing`.
         key: what it is about within its kind; rate limits apply per (kind, key).
         summary: one line for a human.
         severity: `critical`, `warning` or `info`.
