@@ -25,13 +25,13 @@ from aiokafka.structs import OffsetAndMetadata
 
 __all__ = [
     "CODEC_NAMES",
-    "LegacyRecordBatch",
     "RawFetch",
     "committed_with_metadata",
     "decode_varint",
     "fetch_position",
     "fetch_raw",
     "is_abort_marker",
+    "legacy_records",
     "records_view",
     "v2_batch",
 ]
