@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError, for_code
+from aiokafka.errors import CorruptRecordException, KafkaError, for_code
 from aiokafka.protocol import fetch as _fetch
 from aiokafka.record.control_record import ABORT_MARKER, ControlRecord
 from aiokafka.record.default_records import _DefaultRecordBatchPy
@@ -164,7 +164,5 @@ def legacy_records(frame: memoryview | bytes, magic: int) -> Iterator[Any]:
     """The records of a v0/v1 message set, checked; raises on a bad CRC."""
     batch = LegacyRecordBatch(frame, magic)
     if not batch.validate_crc():
-        from aiokafka.errors import CorruptRecordException  # noqa: PLC0415
-
         raise CorruptRecordException("invalid CRC")
     yield from batch
