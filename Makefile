@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROMTOOL := .tools/promtool
 
-.PHONY: test lint typecheck unit unit-fast demo bench chaos clean promtool
+.PHONY: test test-lowest lint typecheck unit unit-fast demo bench chaos clean promtool
 
 $(VENV)/.installed-%: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,27 @@ unit-fast: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
 test: promtool lint typecheck unit
+
+# The Kafka-facing tests on the lowest versions pyproject.toml admits (.ci/lowest_constraints.py
+# pins each of the product's dependencies to its floor; the test tooling stays at its newest),
+# in a venv of its own. `make test-lowest AIOKAFKA=0.13.0` runs them on that aiokafka instead.
+LOWEST := .venv-lowest
+AIOKAFKA ?=
+LOWEST_TESTS := $(wildcard tests/test_relay_*.py) tests/test_foreign_records.py \
+	tests/test_generative_stream.py tests/test_isolation_level.py \
+	tests/test_resume_private_api.py $(wildcard tests/test_aiokafka_private.py) \
+	tests/test_lag_metrics.py tests/test_broker_faults.py tests/test_publish.py \
+	tests/test_dlq_replay.py tests/test_cli_check.py tests/unit
+
+test-lowest:
+	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
+	$(PYTHON) .ci/lowest_constraints.py $(if $(AIOKAFKA),--aiokafka $(AIOKAFKA)) \
+	  > $(LOWEST)/constraints.txt
+	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LOWEST)/bin/python -m pip install --quiet -c $(LOWEST)/constraints.txt -e '.[test]'
+	$(LOWEST)/bin/python -m pip freeze | grep -iE "^($$(cut -d= -f1 $(LOWEST)/constraints.txt \
+	  | sed 's/-/[-_.]/g' | paste -sd'|'))=="
+	$(LOWEST)/bin/pytest -q -p no:cacheprovider $(LOWEST_TESTS)
 
 # promtool checks and unit-tests deploy/prometheus (tests/test_alert_rules.py). Taken once from
 # Debian's `prometheus` package, unpacked into .tools/ (no Prometheus service is installed or

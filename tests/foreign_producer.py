@@ -140,7 +140,11 @@ async def batch_shapes(bootstrap: str, topic: str, partition: int, end: int) -> 
         shapes: list[BatchShape] = []
         offset = 0
         while offset < end:
-            request = FetchRequest(500, 1, 1 << 22, 0, [(topic, [(partition, offset, 1 << 22)])])
+            wanted = [(topic, [(partition, offset, 1 << 22)])]
+            if isinstance(FetchRequest, list):  # aiokafka 0.12: a struct per version
+                request = FetchRequest[4](-1, 500, 1, 1 << 22, 0, wanted)
+            else:
+                request = FetchRequest(500, 1, 1 << 22, 0, wanted)
             response: Any = await client.send(node, request)
             data: bytes = response.topics[0][1][0][-1] or b""
             found = _parse_batches(data)

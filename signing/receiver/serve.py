@@ -105,6 +105,9 @@ def _config(app: ASGIApp, *, host: str, port: int) -> uvicorn.Config:
         port=port,
         loop="auto",
         lifespan="on",
+        # The receiver serves no WebSocket; for "auto", uvicorn 0.30 (our floor) imports
+        # `websockets.legacy`, which websockets 14+ deprecates with a warning at every start.
+        ws="none",
         log_level="warning",
         access_log=False,
         log_config=None,
