@@ -99,6 +99,26 @@ def test_base_install_has_no_broker_binary_and_no_server(base_venv: Path) -> Non
     assert size < 45e6
 
 
+def test_base_install_decompresses_every_kafka_codec(base_venv: Path) -> None:
+    """gzip, snappy, lz4 and zstd round-trip through aiokafka's codecs in the base install."""
+    probe = (
+        "import aiokafka.codec as c\n"
+        "data = b'signal' * 100\n"
+        "pairs = [(c.gzip_encode, c.gzip_decode), (c.snappy_encode, c.snappy_decode),\n"
+        "         (c.lz4_encode, c.lz4_decode), (c.zstd_encode, c.zstd_decode)]\n"
+        "assert all(bytes(dec(enc(data))) == data for enc, dec in pairs)\n"
+        "assert c.has_snappy() and c.has_lz4() and c.has_zstd()\n"
+    )
+    done = subprocess.run(
+        [str(base_venv / "bin" / "python"), "-c", probe],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.mark.parametrize(
     "command",
     [
