@@ -21,13 +21,16 @@ RULE_TESTS = sorted((ROOT / "deploy" / "prometheus" / "tests").glob("*.yaml"))
 PROMETHEUS_RULE = ROOT / "deploy" / "kubernetes" / "prometheusrule.yaml"
 RUNBOOK = ROOT / "docs" / "RUNBOOK.md"
 ALERTS = {
+    "SignalRelayCodecMissing",
     "SignalRelayDeadLetterRate",
     "SignalRelayDeliveriesStopped",
     "SignalRelayDown",
     "SignalRelayLagGrowing",
     "SignalRelayOldestUnfinishedTooOld",
+    "SignalRelayRejectedRate",
     "SignalRelayRetryRate",
     "SignalRelaySystemicPause",
+    "SignalRelayTransactionHeld",
 }
 yaml: Any = importlib.import_module("yaml")
 
@@ -54,7 +57,7 @@ def test_promtool_unit_tests_pass() -> None:
 
 
 def test_the_rules_cover_what_an_operator_must_hear_about() -> None:
-    """Deliveries stopped, lag, age, systemic pause, DLQ, retries, relay down; nothing twice."""
+    """Stopped, lag, age, pause, DLQ, retries, rejections, held partitions, down; none twice."""
     names = [rule["alert"] for rule in alert_rules()]
     assert sorted(names) == sorted(ALERTS)
 

@@ -145,7 +145,7 @@ def test_every_dashboard_query_parses(tmp_path: Path) -> None:
 
 
 def test_the_dashboard_shows_what_an_operator_watches() -> None:
-    """Panels for throughput, lag, age, in-flight, retries, DLQ, pause, commits and latency."""
+    """Throughput, lag, age, in-flight, retries, DLQ, pause, held partitions, commits, latency."""
     queries = "\n".join(expr for _where, expr in dashboard_exprs())
     for metric in (
         "signal_relay_outcomes_total",
@@ -155,6 +155,8 @@ def test_the_dashboard_shows_what_an_operator_watches() -> None:
         "signal_relay_retries_total",
         "signal_relay_dlq_records_total",
         "signal_relay_systemic_failure",
+        "signal_relay_codec_held_partitions",
+        "signal_relay_transaction_held_partitions",
         "signal_relay_commit_failures_total",
         "signal_relay_request_duration_seconds_bucket",
         "signal_relay_consume_to_delivered_seconds_bucket",
