@@ -15,8 +15,10 @@ call raises again on the same bytes: a relay that let it propagate would exit on
    them);
 1. on a decode error it seeks every assigned partition back to the offset after the last
    record the relay submitted to its current lane (`note_submitted`), or, for a lane given
-   nothing yet, to the position noted in step 0; so nothing the failed call swallowed (for
-   any partition) is skipped;
+   nothing yet, to the position noted in step 0 (a partition assigned during the failed call:
+   its commit, or where a new group starts; while the broker cannot say, it stays paused, so
+   its position never moves past what the call lost); so nothing the failed call swallowed
+   (for any partition) is skipped;
 2. it reads each fetchable partition's raw bytes from that offset (one Fetch through the
    consumer's own client, at the relay's isolation level) and decodes them leniently
    (`_raw_batches.decode_raw`), up to and including the first batch aiokafka cannot decode;
@@ -119,6 +121,10 @@ class FetchGuard:
         # tp -> (lane, fetch position seen before a fetch) for lanes given nothing yet
         self._before: dict[TopicPartition, tuple[object, int]] = {}
         self._held: dict[TopicPartition, CodecHold] = {}
+        # Partitions whose safe offset could not be asked for after a failed fetch: paused (so
+        # their position, which may count records that fetch lost, moves no further and is
+        # never committed) until it can.
+        self._unsure: set[TopicPartition] = set()
         self._failures = 0
 
     @property
@@ -140,6 +146,7 @@ class FetchGuard:
     ) -> dict[TopicPartition, list[Record]]:
         """`consumer.getmany`, with undecodable records rescued instead of raised."""
         self._retry_holds(lanes, backpressured)
+        await self._settle_unsure(lanes, backpressured)
         await self._know_positions(lanes)
         self._snapshot(lanes)
         try:
@@ -254,8 +261,7 @@ class FetchGuard:
                 consumer.seek(tp, start)
                 starts[tp] = start
         for tp in assigned:
-            if tp not in starts and (start := await self._unknown_offset(tp)) is not None:
-                consumer.seek(tp, start)
+            if tp not in starts and (start := await self._ask_offset(tp)) is not None:
                 starts[tp] = start
         # Read every partition first, then move any forward: a fetch that fails half-way
         # leaves them all where nothing is skipped.
@@ -292,6 +298,33 @@ class FetchGuard:
             if known is not None and lane is not None and known[0] is lane:
                 return known[1]
         return None
+
+    async def _settle_unsure(
+        self, lanes: Mapping[TopicPartition, object], backpressured: Collection[TopicPartition]
+    ) -> None:
+        for tp in list(self._unsure):
+            if tp not in lanes:
+                self._unsure.discard(tp)  # revoked: its next owner starts from the commit
+            elif await self._ask_offset(tp) is not None and tp not in backpressured:
+                self._consumer.resume(tp)
+
+    async def _ask_offset(self, tp: TopicPartition) -> int | None:
+        """Seek `tp` to `_unknown_offset`; if the broker cannot say, pause it until it can."""
+        try:
+            start = await self._unknown_offset(tp)
+        except (KafkaError, TimeoutError, OSError) as exc:
+            self._consumer.pause(tp)
+            self._unsure.add(tp)
+            _log.warning(
+                "undecodable_position_unknown",
+                extra={"fields": {"partition": tp.partition, "error": repr(exc)[:300]}},
+            )
+            return None
+        if start is None:
+            return None
+        self._consumer.seek(tp, start)
+        self._unsure.discard(tp)
+        return start
 
     async def _unknown_offset(self, tp: TopicPartition) -> int | None:
         """A partition assigned during the failed call: its commit, or where a new group starts.
