@@ -12,20 +12,20 @@ from consumer.adapters import missing_topics
 async def test_every_check_passes_and_no_signal_is_sent(
     kafka_bootstrap: str, new_topic: TopicFactory, receiver: RunningReceiver
 ) -> None:
-    """Against a working setup: seven `ok` lines, exit 0, the lag shown, nothing delivered."""
+    """Against a working setup: eight `ok` lines, exit 0, the lag shown, nothing delivered."""
     topic = await new_topic(3)
     await publish(kafka_bootstrap, topic, keyed_signals(["A", "B"], 2))
     status, lines = await run_check(relay_env(kafka_bootstrap, topic, receiver.url))
     print("\n" + "\n".join(lines))
     assert status == 0
     assert verdicts(lines) == dict.fromkeys(
-        ["configuration", "isolation", "brokers", "topic", "dlq", "lag", "server"], "ok"
+        ["configuration", "isolation", "codecs", "brokers", "topic", "dlq", "lag", "server"], "ok"
     )
     assert lines[1].startswith("ok   isolation: read_committed (")
-    assert f"'{topic}' exists, 3 partitions" in lines[3]
-    assert ": 4 (by partition " in lines[5]
-    assert lines[5].endswith("; never committed: 0, 1, 2, counted from the log start")
-    assert "OPTIONS: HTTP" in lines[6]
+    assert f"'{topic}' exists, 3 partitions" in lines[4]
+    assert ": 4 (by partition " in lines[6]
+    assert lines[6].endswith("; never committed: 0, 1, 2, counted from the log start")
+    assert "OPTIONS: HTTP" in lines[7]
     assert receiver.app.ledger.accepted_count == 0
 
 

@@ -22,7 +22,8 @@ def add_check(sub: Any) -> None:
         _check,
         help="check the configuration, Kafka, the topics and the signal server",
         description="Validate the relay's configuration (every problem), show the isolation "
-        "level in effect (KAFKA_ISOLATION_LEVEL), reach the brokers "
+        "level in effect (KAFKA_ISOLATION_LEVEL) and the compression codecs this process "
+        "can decompress (all four, or FAIL), reach the brokers "
         "with the SASL/TLS settings, check that the topic and its DLQ exist (never creating "
         "them) and the group's lag, and connect to the signal server (TLS and client "
         "certificate; an OPTIONS request, no signal is sent). One line per check, 'ok' or "

@@ -1,6 +1,7 @@
 """`signal-relay check`: will this configuration work? Asked of the real peers, sending nothing.
 
 One `Check` per question, in this order: the isolation level in effect (read, not asked), the
+compression codecs this process can decompress (asked of aiokafka, not of a peer), the
 brokers answer (with the configured SASL/TLS options), the topic and the DLQ exist (their
 partition counts; asked with a metadata request for all topics, so nothing is created), the
 group's current lag (to the last stable offset under `read_committed`), and the signal server
@@ -16,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import codec as kafka_codecs
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
@@ -30,12 +32,22 @@ from consumer.adapters._topic_check import topic_partitions
 from consumer.config import Settings
 from signing._tls import client_ssl_context
 
-__all__ = ["Check", "isolation", "preflight"]
+__all__ = ["Check", "codecs", "isolation", "preflight"]
 
 _CHECK_SECONDS = 10.0
 _MAX_STATUS_LINE = 1024
 _MAX_ERROR = 200
 _FETCH_WAIT_MS = 100
+
+# Every codec a Kafka record batch can name, in the order of its attribute bits, with the test
+# aiokafka's batch reader itself applies before decompressing one (snappy, lz4 and zstd are
+# cramjam's: an install without aiokafka's codec extras lacks all three).
+_CODECS: dict[str, Callable[[], bool]] = {
+    "gzip": kafka_codecs.has_gzip,
+    "snappy": kafka_codecs.has_snappy,
+    "lz4": kafka_codecs.has_lz4,
+    "zstd": kafka_codecs.has_zstd,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +55,8 @@ class Check:
     """One preflight question and its answer.
 
     Attributes:
-        name: what was checked (`isolation`, `brokers`, `topic`, `dlq`, `lag`, `server`).
+        name: what was checked (`isolation`, `codecs`, `brokers`, `topic`, `dlq`, `lag`,
+            `server`).
         ok: whether it passed.
         detail: what was found, or why it failed; one line.
     """
@@ -61,7 +74,7 @@ async def preflight(settings: Settings, *, timeout: float = _CHECK_SECONDS) -> l
     """Every check, each bounded by `timeout` seconds; a failed one never stops the next."""
     options = kafka_client_options(settings.kafka_security)
     brokers, partitions = await _brokers(settings, options, timeout)
-    checks = [isolation(settings), brokers]
+    checks = [isolation(settings), codecs(), brokers]
     if partitions is None:
         not_checked = "not checked: the brokers did not answer"
         checks += [Check(name, False, not_checked) for name in ("topic", "dlq", "lag")]
@@ -105,6 +118,20 @@ def isolation(settings: Settings) -> Check:
         meaning = "records of open and aborted transactions are relayed too; lag counts to the "
         meaning += "high-watermark"
     return Check("isolation", True, f"{settings.isolation_level} ({meaning})")
+
+
+def codecs() -> Check:
+    """Whether this process can decompress every codec Kafka defines (docs/PROTOCOL.md §8.8).
+
+    A batch written with a codec the process lacks holds its partition, so a missing one fails.
+    """
+    missing = [name for name, available in _CODECS.items() if not available()]
+    if not missing:
+        return Check("codecs", True, ", ".join(_CODECS))
+    extras = ",".join(sorted(missing))
+    detail = f"{', '.join(missing)} missing: install aiokafka[{extras}] (cramjam); "
+    detail += "their batches would hold their partitions"
+    return Check("codecs", False, detail)
 
 
 def _topic(name: str, topic: str, partitions: Mapping[str, int], *, needed: bool) -> Check:
