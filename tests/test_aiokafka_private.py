@@ -319,7 +319,7 @@ def test_every_name_of_the_private_surface_has_a_contract_test() -> None:
     surface = (set(private.__all__) | _imported_from_private()) - OWN
     for name, where in PINNED_ELSEWHERE.items():
         assert f"{name}(" in (ROOT / where).read_text(), f"{where} no longer pins {name}"
-    unpinned = surface - _pinned() - set(PINNED_ELSEWHERE) - {"LegacyRecordBatch"}
+    unpinned = surface - _pinned() - set(PINNED_ELSEWHERE)
     assert not unpinned, f"no contract test names {sorted(unpinned)}"
 
 
