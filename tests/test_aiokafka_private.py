@@ -41,6 +41,7 @@ from relay_harness import publish
 
 import consumer.adapters._aiokafka_private as private
 from consumer.adapters._aiokafka_private import (
+    CODEC_ERRORS,
     CODEC_NAMES,
     RawFetch,
     decode_varint,
@@ -267,6 +268,15 @@ def test_legacy_records_raises_on_a_bad_crc() -> None:
     frame[-1] ^= 0xFF
     with pytest.raises(CorruptRecordException):
         list(legacy_records(bytes(frame), 1))
+
+
+@pytest.mark.parametrize("name", ["snappy", "lz4", "zstd"])
+def test_codec_errors_are_what_aiokafkas_decoders_raise_on_a_broken_payload(name: str) -> None:
+    """`CODEC_ERRORS`: cramjam's error, raised by aiokafka's snappy/lz4/zstd decoders."""
+    decode = getattr(aiokafka.codec, f"{name}_decode")
+    broken = bytes(getattr(aiokafka.codec, f"{name}_encode")(b"signal" * 50))[:-8] + b"\xff" * 8
+    with pytest.raises(CODEC_ERRORS):
+        decode(b"\xff\xfe\xfd" + broken)
 
 
 def test_codec_names_match_aiokafkas_codec_constants_and_extras() -> None:

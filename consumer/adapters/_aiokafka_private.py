@@ -24,6 +24,7 @@ from aiokafka.record.util import decode_varint
 from aiokafka.structs import OffsetAndMetadata
 
 __all__ = [
+    "CODEC_ERRORS",
     "CODEC_NAMES",
     "RawFetch",
     "committed_with_metadata",
@@ -38,6 +39,16 @@ __all__ = [
 
 # A v2 batch's compression attribute -> the codec's name (aiokafka's extras carry the same).
 CODEC_NAMES = {1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
+
+# What aiokafka's snappy, lz4 and zstd decoders (cramjam) raise on a payload that does not
+# decompress; none when the library is missing (aiokafka then raises UnsupportedCodecError).
+CODEC_ERRORS: tuple[type[Exception], ...]
+try:
+    from cramjam import DecompressionError as _DecompressionError
+except ImportError:  # the install without the codec extras
+    CODEC_ERRORS = ()
+else:
+    CODEC_ERRORS = (_DecompressionError,)
 
 # The Fetch version this module builds on aiokafka 0.12, whose FetchRequest is a list of
 # versions; v4 is the first with an isolation level (every Kafka since 0.11 answers it).

@@ -40,26 +40,33 @@ import contextlib
 import logging
 import struct
 import time
+import zlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CorruptRecordException, KafkaError, UnsupportedCodecError
 
-from consumer.adapters._aiokafka_private import fetch_position, fetch_raw
+from consumer.adapters._aiokafka_private import CODEC_ERRORS, fetch_position, fetch_raw
 from consumer.adapters._raw_batches import Decoded, Record, UndecodableRecord, decode_raw
 
 __all__ = ["UNDECODABLE_ERRORS", "CodecHold", "FetchGuard"]
 
 _log = logging.getLogger("signal_relay.undecodable")
 
-# What aiokafka raises from `getmany` when it cannot decode fetched bytes.
+# What aiokafka raises from `getmany` when it cannot decode fetched bytes: its own errors, the
+# record reader's, and the codecs' on a payload that does not decompress (gzip's BadGzipFile is
+# an OSError; snappy, lz4 and zstd raise cramjam's DecompressionError).
 UNDECODABLE_ERRORS: tuple[type[BaseException], ...] = (
     CorruptRecordException,
     UnsupportedCodecError,
     ValueError,  # UnicodeDecodeError among them
     IndexError,
     struct.error,
+    OSError,
+    EOFError,
+    zlib.error,
+    *CODEC_ERRORS,
 )
 
 _MAX_ERROR = 500

@@ -174,7 +174,9 @@ def _decode_v2(
     except (struct.error, ValueError, IndexError) as exc:
         base = struct.unpack_from(">q", frame)[0]
         return [_corrupt(tp, frame, max(base, start), max(base, start), exc)], True, base + 1
-    if crc_ok and (batch.is_control_batch or (aborted is not None and aborted.skips(batch))):
+    # Every batch goes through `skips`, control batches too: an ABORT marker ends a range.
+    skipped = crc_ok and aborted is not None and aborted.skips(batch)
+    if crc_ok and (batch.is_control_batch or skipped):
         return [], False, next_offset
     ts_type: int = batch.timestamp_type
     out: list[Record] = []
@@ -201,7 +203,7 @@ def _decode_v2(
         # Nothing more of this batch can be read; one dead letter stands for the rest of it.
         tail = next_offset - 1
         if tail > last and tail >= start:
-            out.append(_corrupt(tp, frame, max(last + 1, start), tail, exc))
+            out.append(_corrupt(tp, frame, max(last + 1, start, base), tail, exc))
         return out, True, next_offset
     return out, bad, next_offset
 
@@ -237,6 +239,8 @@ def _read_records(batch: Any) -> Iterator[_Raw]:
             headers=headers,
             problem=problem,
         )
+    if pos != len(buffer):  # aiokafka refuses a batch with bytes past its last record
+        raise _Unframed(f"{len(buffer) - pos} bytes past the batch's {count} records")
 
 
 def _read_headers(
