@@ -8,20 +8,21 @@ from consumer.adapters._broker_probe import (
     TopicLister,
     probe_broker,
 )
-from consumer.adapters._dead_letter import (
+from consumer.adapters._dead_letter_fit import (
     DLQ_MAX_MESSAGE_BYTES,
     DLQ_MIN_MESSAGE_BYTES,
-    Backoff,
-    DeadLetter,
     DeadLetterError,
-    DeadLetterWriter,
     FittedLetter,
-    build_dead_letter_producer,
-    dlq_headers,
     fit_dead_letter,
-    is_retriable_write_error,
     minimal_dead_letter,
     record_size,
+)
+from consumer.adapters._dead_letter_format import DeadLetter, dlq_headers
+from consumer.adapters._dead_letter_writer import (
+    Backoff,
+    DeadLetterWriter,
+    build_dead_letter_producer,
+    is_retriable_write_error,
 )
 from consumer.adapters._fetch_guard import UNDECODABLE_ERRORS, CodecHold, FetchGuard
 from consumer.adapters._http import (

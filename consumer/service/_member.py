@@ -26,11 +26,8 @@ from aiokafka.errors import KafkaError
 
 from consumer.adapters._aiokafka_private import fetch_position
 from consumer.adapters._broker_probe import probe_broker
-from consumer.adapters._dead_letter import (
-    DLQ_MAX_MESSAGE_BYTES,
-    DeadLetterWriter,
-    build_dead_letter_producer,
-)
+from consumer.adapters._dead_letter_fit import DLQ_MAX_MESSAGE_BYTES
+from consumer.adapters._dead_letter_writer import DeadLetterWriter, build_dead_letter_producer
 from consumer.adapters._fetch_guard import CodecHold, FetchGuard
 from consumer.adapters._http import HttpSender, build_http_client
 from consumer.adapters._kafka_options import kafka_client_options, kafka_tls_refusal

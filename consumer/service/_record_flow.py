@@ -31,12 +31,9 @@ from typing import Any
 
 from aiokafka.structs import ConsumerRecord
 
-from consumer.adapters._dead_letter import (
-    DeadLetter,
-    DeadLetterError,
-    DeadLetterWriter,
-    dlq_headers,
-)
+from consumer.adapters._dead_letter_fit import DeadLetterError
+from consumer.adapters._dead_letter_format import DeadLetter, dlq_headers
+from consumer.adapters._dead_letter_writer import DeadLetterWriter
 from consumer.adapters._http import AttemptResult, HttpSender, redact_userinfo
 from consumer.adapters._raw_batches import UndecodableRecord
 from consumer.ops._alerts import Alerts
