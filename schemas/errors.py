@@ -1,5 +1,7 @@
 """Why a Kafka record is not a valid signal candidate: one class per case, classified on the class.
 
+`RecordError` is the root of every exception class defined under `schemas/` (the package's
+only errors are about records); `tests/test_error_roots.py` keeps this tree and the code equal.
 The hierarchy, with each class's `dlq_reason` (docs/PROTOCOL.md §9.4):
 
     RecordError

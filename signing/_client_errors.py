@@ -1,25 +1,7 @@
 """Errors of the seed's client library (`HmacClient`, `OutboundConfig`), kept by the seed's names.
 
-The hierarchy::
-
-    OutboundError                        anything HmacClient or OutboundConfig raises
-    ├── OutboundConfigError              a setting is missing or invalid (also a ValueError)
-    ├── OutboundSignatureError           the request cannot be signed: secret, producer id,
-    │                                    signing time (also a ValueError)
-    ├── OutboundSignalError              the signal is invalid or too large; nothing was sent
-    │   │                                (also a ValueError)
-    │   └── OutboundIdempotencyKeyError  a caller's key differs from the body's signal_id
-    ├── OutboundDisabledError            HMAC_PRODUCER_ENABLED is false: signed, not sent
-    └── OutboundClientError              the server's answer is not a 201 with its body,
-        │                                or none came; `http_code`, `details`
-        │                                (other 4xx, a 2xx that is not 201: terminal)
-        ├── OutboundRetriableError       408, 425, 429, 5xx: try again later; `retry_after`
-        │   └── OutboundTransportError   no answer: connect/read error, timeout (http_code None)
-        ├── OutboundSystemicError        401, 403, 404, 405, 3xx: the client, not the signal,
-        │                                is wrong (secret, URL, permission); retrying won't help
-        ├── OutboundDuplicateError       409: the server already has this signal
-        └── OutboundResponseError        201, but the body is not a SignalIngestResponse:
-                                         delivered all the same
+They are the `OutboundError` branch of signing's error tree, drawn with what each class
+means in `signing/errors.py`.
 
 Each class of an HTTP answer carries `outcome`, the name of the relay's decision for it
 (`consumer.service.Outcome` values: delivered, duplicate, retry, systemic, terminal), so a

@@ -19,6 +19,8 @@ from typing import Final, Literal
 
 import httpx
 
+from signing.errors import SigningError
+
 __all__ = [
     "ClientCertificate",
     "ClientCertificateError",
@@ -71,7 +73,7 @@ class ClientCertificate:
         )
 
 
-class ClientCertificateError(ValueError):
+class ClientCertificateError(SigningError, ValueError):
     """The client certificate does not load; `part` says which file to fix."""
 
     def __init__(self, part: Literal["cert", "key", "password"], problem: str) -> None:

@@ -46,13 +46,14 @@ from consumer.adapters._http import (
     _answer,
 )
 from consumer.config import Settings
+from consumer.errors import SignalRelayError
 
 __all__ = ["PyreqwestClient", "PyreqwestTransportError"]
 
 _USER_AGENT = f"signal-relay/{__version__}"
 
 
-class PyreqwestTransportError(ConnectionError):
+class PyreqwestTransportError(SignalRelayError, ConnectionError):
     """No (complete) response arrived through pyreqwest; the message names its own error."""
 
 

@@ -38,6 +38,7 @@ from consumer.adapters._aiokafka_private import (
     records_view,
     v2_batch,
 )
+from consumer.errors import SignalRelayError
 
 __all__ = ["Decoded", "Record", "UndecodableRecord", "decode_raw"]
 
@@ -89,11 +90,11 @@ class Decoded:
     missing_codec: str | None = None
 
 
-class _Unframed(Exception):
+class _Unframed(SignalRelayError):
     """A record inside a batch could not be read at all; the rest of the batch is lost too."""
 
 
-class _MissingCodec(Exception):
+class _MissingCodec(SignalRelayError):
     """The batch's codec library is not installed in this process."""
 
 

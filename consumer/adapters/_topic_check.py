@@ -14,10 +14,12 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from consumer.errors import SignalRelayError
+
 __all__ = ["MissingTopicError", "missing_topics", "require_topics", "topic_partitions"]
 
 
-class MissingTopicError(LookupError):
+class MissingTopicError(SignalRelayError, LookupError):
     """A topic the process needs does not exist; `str()` is one line naming it.
 
     Attributes:

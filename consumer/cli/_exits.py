@@ -6,6 +6,8 @@ import errno
 import sys
 from typing import TypeVar
 
+from consumer.errors import SignalRelayError
+
 __all__ = [
     "EXIT_FAILURE",
     "EXIT_INTERRUPTED",
@@ -28,11 +30,11 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-class UsageError(Exception):
+class UsageError(SignalRelayError):
     """Bad arguments, configuration or environment, found before any work: one line, exit 2."""
 
 
-class CommandFailedError(Exception):
+class CommandFailedError(SignalRelayError):
     """The command ran and could not finish (e.g. the broker went away): one line, exit 1."""
 
 

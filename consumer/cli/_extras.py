@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib.util import find_spec
 
+from consumer.errors import SignalRelayError
+
 __all__ = ["EXTRAS", "MissingExtraError", "extra_providing", "require_extra"]
 
 EXTRAS: Mapping[str, tuple[str, ...]] = {
@@ -21,7 +23,7 @@ EXTRAS: Mapping[str, tuple[str, ...]] = {
 """Extra -> the top-level modules it installs that a command imports (pyproject.toml)."""
 
 
-class MissingExtraError(Exception):
+class MissingExtraError(SignalRelayError):
     """A command needs an extra that is not installed; `str()` is the operator's line.
 
     Attributes:

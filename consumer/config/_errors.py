@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from pydantic_core import PydanticCustomError
 
+from consumer.errors import SignalRelayError
+
 __all__ = ["ConfigError", "Problem", "refuse"]
 
 
@@ -26,7 +28,7 @@ class Problem:
         return f"{self.variable}: {self.problem}"
 
 
-class ConfigError(ValueError):
+class ConfigError(SignalRelayError, ValueError):
     """Settings are missing or invalid; `str()` is one `VARIABLE: problem` line per problem.
 
     `variable` and `problem` are those of the first problem; `problems` lists every one found.

@@ -1,10 +1,7 @@
-"""Why no local broker could be provided.
+"""Why no local broker could be provided: the `LocalBrokerError` branch of the error tree
+drawn in `consumer/errors.py`."""
 
-LocalBrokerError
-├── BrokerChoiceError          SIGNAL_RELAY_BROKER names an unknown kind
-└── BrokerStartError           the chosen broker did not start or get ready
-    └── ContainerUnavailableError   the Kafka container could not run (a reason to fall back)
-"""
+from consumer.errors import SignalRelayError
 
 __all__ = [
     "BrokerChoiceError",
@@ -14,7 +11,7 @@ __all__ = [
 ]
 
 
-class LocalBrokerError(RuntimeError):
+class LocalBrokerError(SignalRelayError, RuntimeError):
     """Base error: no broker could be provided."""
 
 

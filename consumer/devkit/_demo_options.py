@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consumer.devkit._demo_stream import REJECTED_INSTRUMENT
+from consumer.errors import SignalRelayError
 from signing.receiver.faults import Faults
 
 __all__ = ["DemoError", "DemoOptions", "demo_faults"]
 
 
-class DemoError(Exception):
+class DemoError(SignalRelayError):
     """The demo could not run to its verdict (the relay stopped, the broker failed, ...)."""
 
 

@@ -22,6 +22,7 @@ import orjson
 
 from consumer import __version__
 from consumer.config import Secret
+from consumer.errors import SignalRelayError
 from consumer.ops._alert_model import Alert, FieldValue, alert_text
 
 __all__ = ["AlertError", "AlertSendError", "AlertSink", "TelegramSink", "WebhookSink"]
@@ -30,7 +31,7 @@ _MAX_ERROR_EXCERPT = 200
 _MASK = "***"
 
 
-class AlertError(Exception):
+class AlertError(SignalRelayError):
     """Base of the errors of the alert sinks."""
 
 

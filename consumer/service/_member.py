@@ -34,6 +34,7 @@ from consumer.adapters._kafka_options import kafka_client_options, kafka_tls_ref
 from consumer.adapters._secret_watch import watch_secret
 from consumer.adapters._topic_check import require_topics
 from consumer.config import Settings
+from consumer.errors import SignalRelayError
 from consumer.ops._alerts import Alerts
 from consumer.ops._endpoint import OpsServer
 from consumer.ops._metrics import RelayMetrics
@@ -66,7 +67,7 @@ _RESUME_SECONDS = 5.0
 _CLOSE_CLIENT_SECONDS = 2.0
 
 
-class RelayError(RuntimeError):
+class RelayError(SignalRelayError, RuntimeError):
     """The relay could not run; `str()` is one line for the operator."""
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from consumer.errors import SignalRelayError
 from schemas.candidate import SignalCandidate
 from schemas.errors import RecordTooLargeError
 from schemas.record import common_fields, parse_candidate
@@ -23,7 +24,7 @@ from signing.canonical import CanonicalSignal, canonical_body, canonical_fields
 __all__ = ["CanonicalTooLargeError", "Prepared", "prepare_signal"]
 
 
-class CanonicalTooLargeError(RecordTooLargeError):
+class CanonicalTooLargeError(SignalRelayError, RecordTooLargeError):
     """The value fits, but its canonical body does not; the signal's id is already known."""
 
     def __init__(self, message: str, *, signal_id: str) -> None:

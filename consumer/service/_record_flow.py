@@ -36,6 +36,7 @@ from consumer.adapters._dead_letter_format import DeadLetter, dlq_headers
 from consumer.adapters._dead_letter_writer import DeadLetterWriter
 from consumer.adapters._http import AttemptResult, HttpSender, redact_userinfo
 from consumer.adapters._raw_batches import UndecodableRecord
+from consumer.errors import SignalRelayError
 from consumer.ops._alerts import Alerts
 from consumer.ops._logs import (
     RecordContext,
@@ -60,7 +61,7 @@ _log = relay_logger("signal_relay.record")
 _MAX_DLQ_BODY = 1024  # `dlq.http.body` is cut to 1 KiB
 
 
-class Abandoned(Exception):  # not an error: the partition was released mid-flight
+class Abandoned(SignalRelayError):  # not a failure: the partition was released mid-flight
     """The record's partition is being released; the record stays uncommitted."""
 
 

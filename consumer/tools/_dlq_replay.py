@@ -26,6 +26,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from aiolimiter import AsyncLimiter
 
+from consumer.errors import SignalRelayError
 from consumer.tools._topics import TopicError, read_topic
 from signing.errors import MalformedTimestampError
 from signing.timestamps import parse_timestamp
@@ -71,7 +72,7 @@ _DLQ_PREFIX = "dlq."
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
-class ReplayError(Exception):
+class ReplayError(SignalRelayError):
     """The replay could not be planned or carried out."""
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from consumer.errors import SignalRelayError
 from consumer.service._prepare import prepare_signal
 from schemas.errors import RecordError
 
@@ -30,7 +31,7 @@ DEFAULT_MAX_SIZE = 65536
 """The relay's default `OUTBOUND_MAX_BODY_SIZE`: a larger value would be dead-lettered."""
 
 
-class PublishError(Exception):
+class PublishError(SignalRelayError):
     """Records could not be handed to the broker."""
 
 

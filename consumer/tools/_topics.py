@@ -14,6 +14,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 from aiokafka.structs import ConsumerRecord
 
+from consumer.errors import SignalRelayError
+
 __all__ = [
     "TopicCreateError",
     "TopicError",
@@ -29,7 +31,7 @@ _METADATA_POLL_SECONDS = 0.05
 _FETCH_WAIT_MS = 100
 
 
-class TopicError(Exception):
+class TopicError(SignalRelayError):
     """Base error of the topic helpers."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
+from signing.errors import SigningError
 from signing.receiver.replies import Reply
 
 __all__ = [
@@ -26,7 +27,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
-class ClientDisconnectedError(Exception):
+class ClientDisconnectedError(SigningError):
     """The client went away before its request body was complete."""
 
 

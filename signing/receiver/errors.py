@@ -1,13 +1,9 @@
-"""Errors of the reference receiver.
-
-ReceiverError
-├── InvalidReceiverConfigError   a ReceiverConfig value is out of range
-├── InvalidFaultsError           a Faults value (or its JSON form) is out of range
-├── ReceiverStartError           the server thread did not start accepting connections
-└── ReplayWindowFullError        the replay cache is full of live signatures (answered 503)
-"""
+"""Errors of the reference receiver: the `ReceiverError` branch of signing's error tree,
+drawn in `signing/errors.py`."""
 
 from __future__ import annotations
+
+from signing.errors import SigningError
 
 __all__ = [
     "DeliberateDropError",
@@ -19,7 +15,7 @@ __all__ = [
 ]
 
 
-class ReceiverError(Exception):
+class ReceiverError(SigningError):
     """Base of every error raised by the reference receiver."""
 
 
