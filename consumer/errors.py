@@ -24,6 +24,8 @@ The hierarchy, with where each class lives and what it still is besides::
     │                                library is not installed
     ├── AlertError                   ops: the alert sinks
     │   └── AlertSendError               a sink did not accept an alert
+    ├── HeadRefused                  ops: a request head to the operations port crossed a
+    │                                bound or is not HTTP/1.x (answered 400)
     ├── TopicError                   tools: the topic helpers
     │   ├── TopicCreateError             the broker refused to create a topic
     │   ├── TopicNotFoundError           the topic does not exist (also a LookupError)

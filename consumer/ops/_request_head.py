@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import h11
 
+from consumer.errors import SignalRelayError
+
 __all__ = ["HeadLimits", "HeadRefused", "RequestHead", "read_head"]
 
 
@@ -60,7 +62,7 @@ class RequestHead:
     http_version: str
 
 
-class HeadRefused(Exception):
+class HeadRefused(SignalRelayError):
     """The head crossed a bound, or is not HTTP/1.x: it is answered 400, not served."""
 
 
