@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 import h11
 
@@ -51,7 +52,7 @@ class RequestHead:
 
     Attributes:
         method: `GET`, `HEAD`, ... as sent.
-        path: The request target without its query.
+        path: The request target's path, percent-decoded (origin or absolute form alike).
         accept: The `Accept` header's value (empty when absent).
         http_version: `1.0` or `1.1`, for the answer's status line.
     """
@@ -72,20 +73,20 @@ async def read_head(reader: asyncio.StreamReader, limits: HeadLimits) -> Request
     `reader`'s limit must be `limits.stream_limit`: a line longer than that is refused while
     it is still arriving, so at most about twice that many bytes are ever buffered.
     """
-    request_line = await _line(reader, limits.max_request_line)
-    if request_line is None:
-        return None
-    lines = [request_line]
-    size = len(request_line)
+    lines: list[bytes] = []
+    size = 0
     while True:
-        line = await _line(reader, limits.max_header_bytes)
+        line = await _line(reader, limits.max_header_bytes if lines else limits.max_request_line)
         if line is None:
             return None
-        lines.append(line)
         size += len(line)
         if size > limits.max_head_bytes:
             raise HeadRefused("the head is over its byte budget")
-        if line in (b"\r\n", b"\n"):
+        blank = line in (b"\r\n", b"\n")
+        if blank and not lines:
+            continue  # RFC 9112 §2.2: empty lines before the request line are ignored
+        lines.append(line)
+        if blank:
             return _parse(b"".join(lines), limits)
         if len(lines) - 1 > limits.max_header_lines:
             raise HeadRefused("too many header lines")
@@ -97,7 +98,7 @@ async def _line(reader: asyncio.StreamReader, limit: int) -> bytes | None:
         line = await reader.readuntil(b"\n")
     except asyncio.LimitOverrunError as exc:
         raise HeadRefused("a line is over its limit") from exc
-    except (asyncio.IncompleteReadError, ConnectionError):
+    except (asyncio.IncompleteReadError, OSError):
         return None
     if len(line.rstrip(b"\r\n")) > limit:
         raise HeadRefused("a line is over its limit")
@@ -111,13 +112,14 @@ def _parse(head: bytes, limits: HeadLimits) -> RequestHead:
         event = connection.next_event()
     except h11.RemoteProtocolError as exc:
         raise HeadRefused(str(exc)) from exc
-    if not isinstance(event, h11.Request):  # pragma: no cover - a complete head is a Request
+    if not isinstance(event, h11.Request):  # h11 makes a Request of any complete head it accepts
         raise HeadRefused(f"not a request head: {event!r}")
     return RequestHead(
         method=event.method.decode("ascii"),
-        path=event.target.split(b"?", 1)[0].decode("latin-1"),
+        path=unquote(urlsplit(event.target.decode("latin-1")).path),
         accept=", ".join(
             value.decode("latin-1") for name, value in event.headers if name == b"accept"
         ),
-        http_version=event.http_version.decode("ascii"),
+        # Answered in the request's version, or the nearest this server speaks (RFC 9110 §6.2).
+        http_version="1.0" if event.http_version <= b"1.0" else "1.1",
     )
