@@ -1,252 +1,268 @@
-"""`python -m bench` (`make bench`): measure the relay; write bench/RESULTS.md and a chart.
+"""`python -m bench` (`make bench`): measure the relay against its targets; print each figure
+and write them to bench/RESULTS.md.
 
-Steps: the CPU pipeline on one core; the HTTP client's own CPU per request (aiohttp against
-httpx); then, with a local broker and the reference receiver in processes of their own, the
-relay against the naive baseline and the aiohttp ceiling at 0 ms and 20 ms receiver latency; a
-sweep of RELAY_MAX_IN_FLIGHT and of the HTTP transport; peak memory through an outage with a
-large backlog; duplicates after a SIGKILL and after a SIGTERM with one key stuck, on the
-broker as it is and with commit metadata kept (`consumer/devkit/_metadata_keeper.py`);
-publish-to-arrival latency of paced live traffic, relay against naive loop
-(bench/latency.py). Last, the CPU per signed request of the relay's sender and of
-`HmacClient` (`client_cost.py`). `--quick` runs every step at smoke-test sizes.
+1. the record pipeline (prepare + sign) on one core, records/s (bench/pipeline.py);
+2. relay throughput at 20 ms server latency with 200 keys against the naive one-at-a-time loop
+   (bench/throughput.py);
+3. the relay's CPU per delivered signal against a plain aiohttp POST to the same minimal
+   server, interleaved repeats (bench/cpu_per_signal.py);
+4. publish-to-arrival p50/p99, the relay at a high rate against the naive loop at a low one
+   (bench/latency.py);
+5. signals posted twice after a SIGKILL and after a SIGTERM (bench/crash.py).
+
+Everything runs on loopback: a local broker (`consumer.devkit.local_broker`), the reference
+receiver and the minimal answerer, each child in a process of its own. `--quick` runs every
+step tiny (tests/test_bench_smoke.py) and writes a file only when given `--output`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import platform
 import shutil
 import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bench.backlog import load_backlog
-from bench.client_cost import measure_client_cost, render_client_cost, with_client_cost
-from bench.cpu_per_signal import CpuPerSignal, cpu_per_signal_or_failure, render_cpu_section
-from bench.crash import measure_crash, measure_kept, measure_stuck_stop
-from bench.end_to_end import (
-    CeilingRun,
-    NaiveRun,
-    RelayRun,
-    Stage,
-    measure_ceiling,
-    measure_naive,
-    measure_relay,
-)
-from bench.http_clients import measure_http_clients
-from bench.latency import FULL_PLAN, QUICK_PLAN, LatencyResult, measure_latency, render_latency
-from bench.machine import cpu_snapshot, describe_machine, load_average
-from bench.memory import measure_memory
-from bench.pipeline import measure_pipeline, profile_pipeline
-from bench.processes import free_port
-from bench.receiver import running_receiver
+from bench.children import running_answerer, running_receiver
+from bench.cpu_per_signal import measure_cpu_per_signal
+from bench.crash import measure_resends
+from bench.latency import measure_latency
+from bench.pipeline import measure_pipeline
 from bench.records import SECRET
-from bench.report import Results, Sizes, render_markdown, write_chart
-from consumer.config import Settings, load_settings
+from bench.throughput import LATENCY_MS, measure_throughput
+from consumer.config import load_settings
 from consumer.devkit import local_broker
 
-LATENCIES_MS = (0.0, 20.0)
+_RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+_HISTORY = "## History"
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """How much each step does; rates are (signals per second, signals)."""
+
+    pipeline_records: int
+    pipeline_rounds: int
+    backlog: int
+    naive_seconds: float
+    throughput_repeats: int
+    cpu_backlog: int
+    cpu_requests: int
+    cpu_repeats: int
+    relay_rate: tuple[float, int]
+    naive_rate: tuple[float, int]
+    crash_backlog: int
+    stuck_others: int
+    session_ms: int
+
+
 FULL = Sizes(
     pipeline_records=20_000,
+    pipeline_rounds=15,
     backlog=20_000,
-    naive_backlog=20_000,
     naive_seconds=8.0,
-    live_rate=1_000.0,
-    live_seconds=4.0,
-    sweep_backlog=10_000,
-    sweep_in_flight=(16, 32, 64, 128, 256),
-    transport_backlog=3_000,
-    memory_backlog=200_000,
-    down_seconds=15.0,
+    throughput_repeats=2,
+    cpu_backlog=10_000,
+    cpu_requests=5_000,
+    cpu_repeats=5,
+    relay_rate=(2_000.0, 20_000),
+    naive_rate=(20.0, 400),
     crash_backlog=20_000,
-    repeats=2,
-    http_requests=5_000,
+    stuck_others=1_000,
+    session_ms=10_000,  # the relay's default
 )
 QUICK = Sizes(
-    pipeline_records=3_000,
-    backlog=3_000,
-    naive_backlog=10_000,
-    naive_seconds=3.0,
-    live_rate=200.0,
-    live_seconds=2.0,
-    sweep_backlog=0,
-    sweep_in_flight=(),
-    transport_backlog=0,
-    memory_backlog=20_000,
-    down_seconds=3.0,
-    crash_backlog=3_000,
-    repeats=1,
-    http_requests=1_000,
+    pipeline_records=2_000,
+    pipeline_rounds=3,
+    backlog=1_000,
+    naive_seconds=2.0,
+    throughput_repeats=1,
+    cpu_backlog=1_000,
+    cpu_requests=300,
+    cpu_repeats=1,
+    relay_rate=(200.0, 100),
+    naive_rate=(20.0, 10),
+    crash_backlog=1_000,
+    stuck_others=50,
+    session_ms=3_000,  # a successor joins sooner; what was posted twice does not change
 )
-_PIPELINE_ROUNDS = 15
-_STUCK_OTHERS = 1_000  # the issue's scenario: 1,000 delivered above one stuck key
-_HTTP_CLIENT_CONCURRENCY = 64
-_PROFILE_RECORDS = 5_000
-_HERE = Path(__file__).resolve().parent
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark; 0 when every step ran (targets met or not), 1 when a step failed."""
+def main(argv: list[str] | None = None) -> int:
+    """Run every step; 0 when all ran (targets met or not), 1 when one failed."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="smoke-test sizes (about 1 min)")
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=_HERE,
-        help="directory for RESULTS.md and throughput.png (default: bench/)",
-    )
+    parser.add_argument("--quick", action="store_true", help="every step tiny (about a minute)")
+    parser.add_argument("--output", type=Path, help="results file (default: bench/RESULTS.md)")
     args = parser.parse_args(argv)
+    output = args.output or (None if args.quick else _RESULTS)
     # SIGTERM unwinds like Ctrl-C, so that the broker and the children are stopped.
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, _interrupt)
     logs = Path(tempfile.mkdtemp(prefix="signal-relay-bench-"))
     try:
-        results, latency = asyncio.run(_measure(QUICK if args.quick else FULL, args.quick, logs))
-        sizes = QUICK if args.quick else FULL
-        costs = asyncio.run(measure_client_cost(logs, sizes.http_requests))
+        figures = asyncio.run(_measure(QUICK if args.quick else FULL, logs))
     except Exception as exc:
-        print(f"bench: failed: {type(exc).__name__}: {exc} (child logs in {logs})", file=sys.stderr)
+        print(f"bench: failed: {type(exc).__name__}: {exc} (logs in {logs})", file=sys.stderr)
         return 1
     shutil.rmtree(logs, ignore_errors=True)
-    cpu = cpu_per_signal_or_failure(quick=args.quick)
-    results = replace(results, latency=latency, cpu=cpu if isinstance(cpu, CpuPerSignal) else None)
-    markdown = with_client_cost(
-        render_markdown(results).rstrip("\n") + "\n\n" + render_latency(latency),
-        render_client_cost(costs),
-    )
-    markdown += "\n" + render_cpu_section(cpu)
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "RESULTS.md").write_text(markdown)
-    write_chart(results, args.output / "throughput.png")
-    print(markdown)
-    print(f"wrote {args.output / 'RESULTS.md'} and {args.output / 'throughput.png'}")
+    if output is not None:
+        day = datetime.now(UTC).date().isoformat() + (" (quick)" if args.quick else "")
+        previous = output.read_text() if output.exists() else ""
+        output.write_text(render(figures, day, _machine(), previous))
+        print(f"bench: wrote {output}")
     return 0
 
 
-def _terminate(signum: int, frame: object) -> None:
+def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _defaults() -> Settings:
-    """The relay's settings with nothing but the required variables set."""
-    return load_settings(
+async def _measure(sizes: Sizes, logs: Path) -> list[tuple[str, str]]:
+    figures: list[tuple[str, str]] = []
+
+    def figure(what: str, value: str) -> None:
+        figures.append((what, value))
+        print(f"{what}: {value}", flush=True)
+
+    started = time.monotonic()
+
+    def step(what: str) -> None:
+        print(f"bench: {what} (at {time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
+
+    settings = load_settings(
         {"PRODUCER_ID": "bench", "HMAC_PRODUCER_SECRET": SECRET, "OUTBOUND_SERVER_URL": "http://x"}
     )
-
-
-def _step(loads: list[float], what: str) -> None:
-    loads.append(load_average()[0])
-    print(f"bench: {what} (load {loads[-1]:.2f})", file=sys.stderr, flush=True)
-
-
-async def _measure(sizes: Sizes, quick: bool, logs: Path) -> tuple[Results, LatencyResult]:
-    started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    started = time.monotonic()
-    cpu_before = cpu_snapshot()
-    defaults = _defaults()
-    loads: list[float] = []
-    _step(loads, "pipeline")
-    pipeline = measure_pipeline(sizes.pipeline_records, _PIPELINE_ROUNDS)
-    profile = profile_pipeline(min(sizes.pipeline_records, _PROFILE_RECORDS))
-    _step(loads, "HTTP clients: CPU per request")
-    http_clients = await measure_http_clients(
-        logs, sizes.http_requests, _HTTP_CLIENT_CONCURRENCY, free_port()
-    )
+    fetch = (settings.fetch_max_wait_ms, settings.fetch_min_bytes)
+    step("pipeline")
+    rate = measure_pipeline(sizes.pipeline_records, sizes.pipeline_rounds)
+    figure("pipeline: prepare + sign, one core (target >= 100,000/s)", f"{rate:,.0f} records/s")
     with local_broker() as broker:
         bootstrap = broker.bootstrap_servers
-        async with running_receiver(logs / "receiver.log") as receiver:
-            stage = Stage(bootstrap, receiver, logs)
-            relay, naive, ceiling = await _compare(stage, sizes, defaults, loads)
-            sweep = await _sweep(stage, sizes, defaults, loads)
-            _step(loads, f"memory: {sizes.memory_backlog:,} backlog through an outage")
-            memory = await measure_memory(
-                stage, await load_backlog(bootstrap, sizes.memory_backlog), sizes.down_seconds
+        async with (
+            running_receiver(logs / "receiver.log") as receiver,
+            running_answerer(logs / "answerer.log") as answerer,
+        ):
+            step(f"throughput at {LATENCY_MS:g} ms: relay and naive loop")
+            relay, naive = await measure_throughput(
+                bootstrap,
+                receiver,
+                logs,
+                backlog=sizes.backlog,
+                naive_seconds=sizes.naive_seconds,
+                repeats=sizes.throughput_repeats,
+                fetch=fetch,
             )
-            _step(loads, "crash: SIGKILL mid-backlog")
-            crash = await measure_crash(stage, await load_backlog(bootstrap, sizes.crash_backlog))
-            _step(loads, "stop: SIGTERM with one key stuck")
-            stuck_stop = await measure_stuck_stop(stage, _STUCK_OTHERS)
-            _step(loads, "crash and stop again, commit metadata kept")
-            kept = await measure_kept(stage, sizes.crash_backlog, _STUCK_OTHERS)
-        _step(loads, "latency: paced live traffic, relay and naive loop")
-        latency = await measure_latency(bootstrap, logs, QUICK_PLAN if quick else FULL_PLAN)
-    _step(loads, "done")
-    others_cpu = cpu_snapshot().others_since(cpu_before)
-    results = Results(
-        machine=describe_machine(),
-        started=started_at,
-        seconds=time.monotonic() - started,
-        quick=quick,
-        sizes=sizes,
-        loads=tuple(loads),
-        others_cpu=others_cpu,
-        broker=f"{broker.kind} (consumer.devkit._local_broker)",
-        default_in_flight=defaults.max_in_flight,
-        default_transport=defaults.http_transport,
-        pipeline=pipeline,
-        pipeline_profile=profile,
-        http_clients=http_clients,
-        relay=relay,
-        naive=naive,
-        ceiling=ceiling,
-        sweep=sweep,
-        memory=memory,
-        crash=crash,
-        stuck_stop=stuck_stop,
-        kept=kept,
-    )
-    return results, latency
-
-
-async def _compare(
-    stage: Stage, sizes: Sizes, defaults: Settings, loads: list[float]
-) -> tuple[tuple[RelayRun, ...], tuple[NaiveRun, ...], tuple[CeilingRun, ...]]:
-    """Relay, naive baseline and ceiling at each latency; repeats interleave the latencies."""
-    relay: list[RelayRun] = []
-    naive: list[NaiveRun] = []
-    ceiling: list[CeilingRun] = []
-    for ms in [ms for _ in range(sizes.repeats) for ms in LATENCIES_MS]:
-        _step(loads, f"relay at {ms:g} ms")
-        backlog = await load_backlog(stage.bootstrap, sizes.backlog)
-        relay.append(
-            await measure_relay(
-                stage, backlog, ms, live_rate=sizes.live_rate, live_seconds=sizes.live_seconds
+            at = f"at {LATENCY_MS:g} ms server latency, 200 keys"
+            figure(f"relay throughput {at}", f"{relay:,.0f} signals/s")
+            figure(f"naive loop throughput {at}", f"{naive:,.0f} signals/s")
+            figure("relay / naive throughput (target >= 40x)", f"{relay / naive:.1f}x")
+            step("CPU per signal: relay and plain aiohttp, interleaved")
+            relay_us, floor_us = await measure_cpu_per_signal(
+                bootstrap,
+                answerer,
+                logs,
+                backlog=sizes.cpu_backlog,
+                requests=sizes.cpu_requests,
+                repeats=sizes.cpu_repeats,
+                concurrency=settings.max_in_flight,
             )
-        )
-        _step(loads, f"naive baseline at {ms:g} ms")
-        backlog = await load_backlog(stage.bootstrap, sizes.naive_backlog)
-        naive.append(await measure_naive(stage, backlog, ms, sizes.naive_seconds))
-        _step(loads, f"aiohttp ceiling at {ms:g} ms")
-        ceiling.append(await measure_ceiling(stage, ms, sizes.backlog, defaults.max_in_flight))
-    return tuple(relay), tuple(naive), tuple(ceiling)
+            figure(
+                f"CPU per signal: relay / plain aiohttp POST, {settings.max_in_flight} in flight, "
+                "same server (target <= 1.5x)",
+                f"{relay_us:.0f} us / {floor_us:.0f} us = {relay_us / floor_us:.2f}x",
+            )
+            step("latency: paced live traffic")
+            relay_lat, naive_lat = await measure_latency(
+                bootstrap,
+                answerer,
+                logs,
+                relay_rate=sizes.relay_rate,
+                naive_rate=sizes.naive_rate,
+                fetch=fetch,
+            )
+            for name, run in (("relay", relay_lat), ("naive loop", naive_lat)):
+                arrived = (
+                    ""
+                    if run.arrived == run.published
+                    else f" ({run.arrived:,} of {run.published:,} arrived)"
+                )
+                figure(
+                    f"latency p50 / p99: {name} at {run.rate:,.0f}/s",
+                    f"{run.p50 * 1e3:.1f} ms / {run.p99 * 1e3:.1f} ms{arrived}",
+                )
+            figure(
+                f"latency: relay p99 at {relay_lat.rate:,.0f}/s / naive p99 at "
+                f"{naive_lat.rate:,.0f}/s (target <= 2x)",
+                f"{relay_lat.p99 / naive_lat.p99:.2f}x",
+            )
+            step("re-sends after SIGKILL and SIGTERM (commit metadata kept)")
+            resends = await measure_resends(
+                receiver,
+                logs,
+                backlog=sizes.crash_backlog,
+                others=sizes.stuck_others,
+                in_flight=settings.max_in_flight,
+                commit_interval=settings.commit_interval_seconds,
+                session_ms=sizes.session_ms,
+            )
+            figure(
+                f"SIGKILL mid-backlog ({sizes.crash_backlog:,}): posted twice "
+                "(target <= in flight + one commit interval), lost",
+                f"{resends.killed_twice:,} (bound {resends.killed_bound:,}), "
+                f"{resends.killed_lost} lost",
+            )
+            figure(
+                f"SIGTERM, one key stuck, {sizes.stuck_others:,} delivered above it: "
+                "posted twice (target <= 1), lost",
+                f"{resends.stopped_twice:,}, {resends.stopped_lost} lost",
+            )
+    step("done")
+    return figures
 
 
-async def _sweep(
-    stage: Stage, sizes: Sizes, defaults: Settings, loads: list[float]
-) -> tuple[RelayRun, ...]:
-    """The relay at other in-flight limits, with the other HTTP transport, without uvloop."""
-    if not sizes.sweep_backlog:
-        return ()
-    runs = []
-    other = "httpx" if defaults.http_transport == "aiohttp" else "aiohttp"
-    for ms in LATENCIES_MS:
-        for limit in sizes.sweep_in_flight:
-            if limit == defaults.max_in_flight:
-                continue
-            _step(loads, f"sweep: RELAY_MAX_IN_FLIGHT={limit} at {ms:g} ms")
-            backlog = await load_backlog(stage.bootstrap, sizes.sweep_backlog)
-            runs.append(await measure_relay(stage, backlog, ms, max_in_flight=limit))
-        _step(loads, f"sweep: OUTBOUND_HTTP_TRANSPORT={other} at {ms:g} ms")
-        backlog = await load_backlog(stage.bootstrap, sizes.transport_backlog)
-        runs.append(await measure_relay(stage, backlog, ms, transport=other))
-        _step(loads, f"sweep: plain asyncio event loop at {ms:g} ms")
-        backlog = await load_backlog(stage.bootstrap, sizes.sweep_backlog)
-        runs.append(await measure_relay(stage, backlog, ms, plain_asyncio=True))
-    return tuple(runs)
+def render(figures: list[tuple[str, str]], day: str, machine: str, previous: str) -> str:
+    """RESULTS.md: this run's table; the `## History` section of `previous` kept as it is."""
+    lines = [
+        "# signal-relay benchmark results",
+        "",
+        "Written by `make bench` (`python -m bench`). How each figure is measured: the "
+        "docstrings of bench/*.py and README.md, Performance.",
+        "",
+        "## Results",
+        "",
+        "| figure | value | date | machine |",
+        "|---|---|---|---|",
+        *(f"| {what} | {value} | {day} | {machine} |" for what, value in figures),
+        "",
+    ]
+    history = previous.find(_HISTORY)
+    if history >= 0:
+        lines += ["", previous[history:].rstrip("\n"), ""]
+    return "\n".join(lines)
+
+
+def _machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in info if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        pass
+    try:
+        loop = f"uvloop {version('uvloop')}"
+    except PackageNotFoundError:
+        loop = "asyncio"
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"{cpu}, {len(os.sched_getaffinity(0))} cores, {python}, {loop}"
 
 
 if __name__ == "__main__":
