@@ -16,7 +16,8 @@ resets the connection, which can destroy the answer before the client has read i
 shut its sending side once its request is in (HTTP/1.0 style) and still read the answer.
 
 A misbehaving client costs at most a debug log line; ERROR is logged only when a handler itself
-fails (`_routes`, which also says what each path and method is answered).
+fails. What each path and method is answered, and the thread metrics are rendered on, are
+`_routes`' to say.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
 
@@ -111,13 +111,8 @@ class OpsServer:
         self._deadlines = _Deadlines(head=head_timeout, write=write_timeout)
         self._head_limits = HeadLimits(max_request_line, max_header_bytes, max_header_lines)
         self._admission = _Admission(max_connections)
-        # Metrics are rendered on a thread of their own, so a scrape never holds the event loop.
-        self._renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ops-metrics")
         self._routes = Routes(
-            render_metrics=render_metrics,
-            readiness=readiness,
-            handler_timeout=handler_timeout,
-            renderer=self._renderer,
+            render_metrics=render_metrics, readiness=readiness, handler_timeout=handler_timeout
         )
         self._listener: asyncio.Server | None = None
 
@@ -149,7 +144,7 @@ class OpsServer:
             connection.cancel()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._admission.all_closed.wait(), _STOP_GRACE_SECONDS)
-        self._renderer.shutdown(wait=False, cancel_futures=True)
+        self._routes.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One connection, admitted or closed at once: its head, one answer, then the close."""

@@ -3,7 +3,7 @@
 Only GET and HEAD of `/metrics`, `/healthz` and `/readyz` are served, the query ignored; another
 path is 404, another method 405 (docs/PROTOCOL.md §12.1). A handler gets `handler_timeout`
 seconds (else 504); one that fails is a 500 and the port's only ERROR log line. Metrics are
-rendered on the executor given, so a scrape never holds the event loop.
+rendered on a thread of their own, so a scrape never holds the event loop.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Protocol
@@ -82,12 +82,11 @@ class Routes:
         render_metrics: MetricsRenderer,
         readiness: Callable[[], tuple[bool, str]],
         handler_timeout: float,
-        renderer: Executor,
     ) -> None:
         self._render_metrics = render_metrics
         self._readiness = readiness
         self._handler_timeout = handler_timeout
-        self._renderer = renderer
+        self._renderer: ThreadPoolExecutor | None = None
         self._paths: dict[str, Callable[[RequestHead], Awaitable[Answer]]] = {
             "/metrics": self._metrics,
             "/healthz": self._healthz,
@@ -112,7 +111,15 @@ class Routes:
             _log.error("ops_handler_failed", exc_info=True)
             return Answer.plain(HTTPStatus.INTERNAL_SERVER_ERROR)
 
+    def close(self) -> None:
+        """Let the rendering thread go, without waiting for a render still under way."""
+        if self._renderer is not None:
+            self._renderer.shutdown(wait=False, cancel_futures=True)
+            self._renderer = None
+
     async def _metrics(self, head: RequestHead) -> Answer:
+        if self._renderer is None:
+            self._renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ops-metrics")
         loop = asyncio.get_running_loop()
         exposition = await loop.run_in_executor(self._renderer, self._render_metrics, head.accept)
         return Answer(HTTPStatus.OK, exposition.body, exposition.content_type)
