@@ -81,7 +81,10 @@ class Counts:
         return self.samples[-1][1]
 
     def rate(self, window: float = float("inf")) -> float:
-        """Per second, from the first poll above the start (within `window` of the end)."""
+        """Per second, from the first poll that saw the count move to the last poll.
+
+        With `window`, only the polls within `window` seconds of the last one count.
+        """
         end_at, end = self.samples[-1]
         start = self.samples[0][1]
         first = next(
